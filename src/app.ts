@@ -1,0 +1,133 @@
+// Builds the docker-sieve Fastify app. Process concerns (listening, signals) live in server.ts, so tests can
+// build the app and `inject` into it.
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify';
+import replyFrom from '@fastify/reply-from';
+import fp from 'fastify-plugin';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { compilePolicy } from './policy.js';
+import { createUpstream, type Upstream } from './upstream.js';
+import { createResolver, type Resolver, type ResolverOptions } from './resolver.js';
+import { classifyTarget, type Target } from './docker/target.js';
+import { dockerError } from './docker/errors.js';
+import { forward, sendDockerError } from './forward.js';
+import { containerRoute } from './container-gate.js';
+import { containersListRoute } from './filters/containers-list.js';
+import type { Sieve } from './sieve.js';
+
+export interface SieveOptions {
+  readonly config: Config;
+  /** Overrides for the resolver (cache sizes and times, the events watch). */
+  readonly resolver?: Partial<Omit<ResolverOptions, 'upstream' | 'policy' | 'log'>>;
+}
+
+type Handler<K extends Target['kind']> = (
+  sieve: Sieve,
+  target: Extract<Target, { kind: K }>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => unknown;
+
+/** One line per kind of route: adding a filtered endpoint means adding a kind and its module. */
+const ROUTES: { [K in Target['kind']]: Handler<K> } = {
+  refuse: (sieve, target, request, reply) => {
+    request.decision = 'refused';
+    return sendDockerError(reply, sieve.upstream, dockerError(target.status, target.message, target.version));
+  },
+  pass: (sieve, target, request, reply) => {
+    request.decision = 'passed';
+    return forward(reply, sieve.upstream, target.version, target.path, target.query);
+  },
+  'containers-list': containersListRoute,
+  container: containerRoute,
+};
+
+const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
+  const { config } = options;
+  const policy = compilePolicy({ names: config.containerNames, labels: config.containerLabels });
+  const upstream: Upstream = createUpstream(config.upstream);
+  const resolver: Resolver = createResolver({
+    upstream,
+    policy,
+    log: app.log as unknown as Logger,
+    ...options.resolver,
+  });
+  const context: Sieve = { config, policy, upstream, resolver };
+  app.decorate('sieve', context);
+
+  if (!policy.filtering) {
+    app.log.warn('neither CONTAINER_NAMES nor CONTAINER_LABELS is set: every container is visible');
+  }
+
+  await app.register(replyFrom, {
+    base: upstream.base,
+    undici: upstream.dispatcher as never,
+    // A proxy must not retry on the client's behalf: the client sees what the upstream said.
+    retryMethods: [],
+    disableRequestLogging: true,
+  });
+
+  // Bodies stream through untouched, whatever their type and size.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+
+  app.decorateRequest('decision', '');
+  app.decorateRequest('listSummary', null);
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    const target = classifyTarget(request.method, request.raw.url ?? '/');
+    await (ROUTES[target.kind] as Handler<typeof target.kind>)(context, target, request, reply);
+    // Replies are often sent later, from a stream or an upstream callback: tell Fastify to wait for them.
+    return reply;
+  };
+  app.route({ method: app.supportedMethods, url: '*', handler: handle });
+  // Targets the router cannot match (absolute-form, say) are classified all the same.
+  app.setNotFoundHandler(handle);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const summary = request.listSummary;
+    const decision = summary === null ? request.decision : `filtered kept ${summary.kept} of ${summary.seen}`;
+    request.log.info(
+      {
+        method: request.method,
+        path: request.raw.url,
+        status: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        decision: decision || 'none',
+      },
+      'request',
+    );
+  });
+
+  app.addHook('onClose', async () => {
+    resolver.close();
+  });
+};
+
+/** The app as a plugin; not encapsulated, so `app.sieve` is there for whoever registers it. */
+export const sieve = fp(sievePlugin, { fastify: '5.x', name: 'docker-sieve' });
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    sieve: Sieve;
+  }
+}
+
+export interface BuildOptions extends SieveOptions {
+  /** A pino logger or Fastify logger options; defaults to JSON at the configured level. */
+  readonly logger?: boolean | object;
+}
+
+export async function buildApp(options: BuildOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? { level: options.config.logLevel },
+    // One line per request, written by our onResponse hook with the decision in it.
+    logController: new LogController({ disableRequestLogging: true }),
+    exposeHeadRoutes: false,
+    // Long streams (events, logs -f, stats) must not be cut by the server.
+    requestTimeout: 0,
+    return503OnClosing: false,
+  });
+  await app.register(sieve, options);
+  return app;
+}

@@ -1,0 +1,73 @@
+// Every route about one container: resolve the ref, decide, and only then forward, with the ref replaced by
+// the full ID that was judged, so the daemon can act on no other container than the one decided on.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Sieve } from './sieve.js';
+import { containerPath, type Target } from './docker/target.js';
+import { dockerError, noSuchContainer } from './docker/errors.js';
+import { forward, readBody, sendDockerError, type UpstreamResponse } from './forward.js';
+import { LookupError, type ResolvedContainer } from './resolver.js';
+import { scrubContainerInspect } from './filters/container-inspect.js';
+
+type ContainerTarget = Extract<Target, { kind: 'container' }>;
+
+/** Error bodies and inspects are small; anything larger is not what we expect and is refused. */
+const MAX_REWRITTEN_BODY = 64 * 1024 * 1024;
+
+export async function containerRoute(
+  sieve: Sieve,
+  target: ContainerTarget,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  const { upstream, resolver, config } = sieve;
+  let resolution;
+  try {
+    resolution = await resolver.resolveContainerRef(target.ref);
+  } catch (error) {
+    request.decision = 'upstream-error';
+    const relay = error instanceof LookupError ? error.relay : undefined;
+    if (relay !== undefined) {
+      // The socket proxy's own refusal (403 and the like) says nothing about the container.
+      reply.code(relay.status).headers(upstream.daemonHeaders());
+      if (relay.contentType !== undefined) reply.header('content-type', relay.contentType);
+      reply.send(relay.body);
+      return;
+    }
+    sendDockerError(reply, upstream, dockerError(502, `docker-sieve: ${(error as Error).message}`, target.version));
+    return;
+  }
+  if (resolution.kind === 'missing' || !resolution.container.visible) {
+    request.decision = 'hidden';
+    sendDockerError(reply, upstream, noSuchContainer(target.ref, target.version));
+    return;
+  }
+  const container = resolution.container;
+  const scrub = config.scrubEnvs && request.method === 'GET' && target.action === 'json';
+  request.decision = scrub ? 'scrubbed' : 'passed';
+  forward(reply, upstream, target.version, containerPath(target.version, container.id, target.action), target.query, {
+    onResponse: (reply, response) => onContainerResponse(reply, response, target, container, scrub),
+  });
+}
+
+async function onContainerResponse(
+  reply: FastifyReply,
+  response: UpstreamResponse,
+  target: ContainerTarget,
+  container: ResolvedContainer,
+  scrub: boolean,
+): Promise<void> {
+  if (response.statusCode === 404) {
+    // The container went away since it was judged: say so about the ref the client sent, not our full ID.
+    const body = await readBody(response.stream, MAX_REWRITTEN_BODY);
+    reply.removeHeader('content-length');
+    reply.send(body.toString('utf8').replaceAll(container.id, target.ref));
+    return;
+  }
+  if (scrub && response.statusCode === 200) {
+    const body = await readBody(response.stream, MAX_REWRITTEN_BODY);
+    reply.removeHeader('content-length');
+    reply.send(scrubContainerInspect(body));
+    return;
+  }
+  reply.send(response.stream);
+}

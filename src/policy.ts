@@ -1,0 +1,92 @@
+// The one place that decides whether a container is visible. Pure: the matchers are compiled once from the
+// config and then only read. Semantics are docker-proxy-filter's: substring matching, case-sensitive, and a
+// container is visible if it matches any name value or any label rule.
+import type { LabelRule } from './config.js';
+
+export interface ContainerFacts {
+  /** The container's own name, with or without the leading `/`. */
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>> | null | undefined;
+}
+
+export interface Decision {
+  readonly visible: boolean;
+  /** Why, for logs and `preview`: `name contains "foo"`, `label a.b=c matches "a"`, ... */
+  readonly reason: string;
+}
+
+export interface Policy {
+  /** False when neither list is set: everything is visible and nothing needs judging. */
+  readonly filtering: boolean;
+  visibleContainer(facts: ContainerFacts): boolean;
+  explain(facts: ContainerFacts): Decision;
+}
+
+export interface PolicyRules {
+  readonly names: readonly string[];
+  readonly labels: readonly LabelRule[];
+}
+
+function bareName(name: string): string {
+  return name.startsWith('/') ? name.slice(1) : name;
+}
+
+function describeRule(rule: LabelRule): string {
+  return rule.value === undefined ? rule.key : `${rule.key}=${rule.value}`;
+}
+
+export function compilePolicy(rules: PolicyRules): Policy {
+  const names = [...rules.names];
+  const labels = [...rules.labels];
+  const filtering = names.length > 0 || labels.length > 0;
+
+  function matchName(name: string): string | undefined {
+    const own = bareName(name);
+    for (const value of names) if (own.includes(value)) return value;
+    return undefined;
+  }
+
+  function matchLabel(containerLabels: ContainerFacts['labels']): [string, string, LabelRule] | undefined {
+    if (containerLabels == null || labels.length === 0) return undefined;
+    for (const key in containerLabels) {
+      const value = containerLabels[key]!;
+      for (const rule of labels) {
+        if (key.includes(rule.key) && (rule.value === undefined || value.includes(rule.value))) {
+          return [key, value, rule];
+        }
+      }
+    }
+    return undefined;
+  }
+
+  return {
+    filtering,
+    visibleContainer(facts) {
+      if (!filtering) return true;
+      return matchName(facts.name) !== undefined || matchLabel(facts.labels) !== undefined;
+    },
+    explain(facts) {
+      if (!filtering) return { visible: true, reason: 'no filters set' };
+      const value = matchName(facts.name);
+      if (value !== undefined) return { visible: true, reason: `name contains "${value}"` };
+      const label = matchLabel(facts.labels);
+      if (label !== undefined) {
+        const [key, labelValue, rule] = label;
+        return { visible: true, reason: `label ${key}=${labelValue} matches "${describeRule(rule)}"` };
+      }
+      return { visible: false, reason: 'no name or label rule matches' };
+    },
+  };
+}
+
+/**
+ * A container's own name from a list entry's `Names`: the one entry with a single `/`.
+ * The others are legacy link aliases (`/parent/alias`) and must never make a container visible.
+ */
+export function ownName(names: readonly string[] | null | undefined): string | undefined {
+  if (!Array.isArray(names)) return undefined;
+  for (const name of names) {
+    if (typeof name === 'string' && name.lastIndexOf('/') === 0) return name;
+  }
+  return undefined;
+}

@@ -1,0 +1,259 @@
+// Resolves a container ref (full ID, ID prefix, name, or legacy link alias) to the container the daemon
+// would act on, through an inspect upstream, and caches the answer.
+//
+// Two caches, because the two facts age differently:
+// - by full ID: name and labels. A container's ID and labels never change; its name changes only on rename,
+//   which the events watch reports.
+// - ref → ID: names and prefixes can move to another container at any moment, so this mapping lives for
+//   2 s unless the upstream's event stream is live to tell us when to drop it.
+// Lookups of the same ref share one upstream call. Errors are never cached.
+import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
+import type { Policy } from './policy.js';
+import type { Upstream } from './upstream.js';
+import { encodePath } from './docker/target.js';
+
+export interface ResolvedContainer {
+  readonly id: string;
+  /** The container's real name, with its leading `/`. */
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly visible: boolean;
+}
+
+export type Resolution = { readonly kind: 'found'; readonly container: ResolvedContainer } | { readonly kind: 'missing' };
+
+/** The upstream could not answer the lookup. `relay` is an answer of the socket proxy's own to pass on. */
+export class LookupError extends Error {
+  constructor(
+    message: string,
+    readonly relay?: { status: number; contentType: string | undefined; body: Buffer },
+  ) {
+    super(message);
+    this.name = 'LookupError';
+  }
+}
+
+export interface ResolverOptions {
+  readonly upstream: Upstream;
+  readonly policy: Policy;
+  readonly log: Logger;
+  /** How long a full-ID entry, or a ref mapping confirmed by a live event stream, is kept. */
+  readonly ttlMs?: number;
+  /** How long a ref mapping is kept while no event stream tells us about renames and removals. */
+  readonly unwatchedTtlMs?: number;
+  readonly maxEntries?: number;
+  readonly lookupTimeoutMs?: number;
+  /** Subscribe to upstream events to invalidate mappings (off in tests that count upstream calls). */
+  readonly watchEvents?: boolean;
+}
+
+export interface ResolverStats {
+  hits: number;
+  misses: number;
+  lookups: number;
+}
+
+export interface Resolver {
+  resolveContainerRef(ref: string): Promise<Resolution>;
+  readonly stats: ResolverStats;
+  /** True while the upstream's event stream is connected. */
+  readonly watching: boolean;
+  close(): void;
+}
+
+const FULL_ID = /^[0-9a-f]{64}$/;
+const MISSING = '';
+const MAX_INSPECT_BYTES = 16 * 1024 * 1024;
+// Errors the socket proxy gives about itself (not about the container): the client should see them.
+const RELAYED_STATUSES = new Set([401, 403, 405, 407]);
+
+interface InspectBody {
+  Id?: unknown;
+  Name?: unknown;
+  Config?: { Labels?: unknown } | null;
+}
+
+export function createResolver(options: ResolverOptions): Resolver {
+  const { upstream, policy, log } = options;
+  const ttlMs = options.ttlMs ?? 30_000;
+  const unwatchedTtlMs = Math.min(options.unwatchedTtlMs ?? 2_000, ttlMs);
+  const maxEntries = options.maxEntries ?? 10_000;
+  const lookupTimeoutMs = options.lookupTimeoutMs ?? 10_000;
+
+  const byId = new LRUCache<string, ResolvedContainer>({ max: maxEntries, ttl: ttlMs });
+  const refs = new LRUCache<string, string>({ max: maxEntries, ttl: unwatchedTtlMs });
+  const inflight = new Map<string, Promise<Resolution>>();
+  const stats: ResolverStats = { hits: 0, misses: 0, lookups: 0 };
+  let watching = false;
+  let closed = false;
+  const watchAbort = new AbortController();
+
+  function refTtl(): number {
+    return watching ? ttlMs : unwatchedTtlMs;
+  }
+
+  function cached(ref: string): Resolution | undefined {
+    const id = FULL_ID.test(ref) && byId.has(ref) ? ref : refs.get(ref);
+    if (id === undefined) return undefined;
+    if (id === MISSING) return { kind: 'missing' };
+    const container = byId.get(id);
+    return container === undefined ? undefined : { kind: 'found', container };
+  }
+
+  async function lookup(ref: string): Promise<Resolution> {
+    stats.lookups++;
+    let response;
+    try {
+      response = await upstream.request({
+        method: 'GET',
+        path: `${encodePath(['containers', ...ref.split('/')])}/json`,
+        signal: AbortSignal.timeout(lookupTimeoutMs),
+        headersTimeoutMs: lookupTimeoutMs,
+      });
+    } catch (error) {
+      throw new LookupError(`container lookup failed: ${(error as Error).message}`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of response.body) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_INSPECT_BYTES) throw new Error('inspect answer is too large');
+        chunks.push(chunk as Buffer);
+      }
+    } catch (error) {
+      response.body.destroy();
+      throw new LookupError(`container lookup failed: ${(error as Error).message}`);
+    }
+    const body = Buffer.concat(chunks);
+    const status = response.statusCode;
+    if (status === 404 || status === 400) {
+      // 400 is dockerd 24+'s answer to an ambiguous prefix: no single container to show.
+      refs.set(ref, MISSING, { ttl: unwatchedTtlMs });
+      return { kind: 'missing' };
+    }
+    if (RELAYED_STATUSES.has(status)) {
+      const contentType = response.headers['content-type'];
+      throw new LookupError(`upstream refused the lookup with ${status}`, {
+        status,
+        contentType: typeof contentType === 'string' ? contentType : undefined,
+        body,
+      });
+    }
+    if (status !== 200) throw new LookupError(`container lookup answered ${status}`);
+    let inspect: InspectBody;
+    try {
+      inspect = JSON.parse(body.toString('utf8')) as InspectBody;
+    } catch {
+      throw new LookupError('container lookup answered malformed JSON');
+    }
+    const id = inspect?.Id;
+    const name = inspect?.Name;
+    const labels = inspect?.Config?.Labels ?? {};
+    if (typeof id !== 'string' || !FULL_ID.test(id) || typeof name !== 'string' || typeof labels !== 'object' || labels === null) {
+      throw new LookupError('container lookup answered an unexpected shape');
+    }
+    const facts = { name, labels: labels as Record<string, string> };
+    const container: ResolvedContainer = { id, ...facts, visible: policy.visibleContainer(facts) };
+    byId.set(id, container);
+    if (ref !== id) refs.set(ref, id, { ttl: refTtl() });
+    return { kind: 'found', container };
+  }
+
+  function onEvent(line: string): void {
+    let event: { Type?: string; Action?: string; Actor?: { ID?: string } };
+    try {
+      event = JSON.parse(line);
+    } catch {
+      return;
+    }
+    if (event.Type !== 'container') return;
+    const action = event.Action ?? '';
+    if (action === 'create' || action === 'rename' || action === 'destroy') {
+      // Any name or prefix may now point elsewhere (or at a new container).
+      refs.clear();
+      if (action !== 'create' && event.Actor?.ID !== undefined) byId.delete(event.Actor.ID);
+    }
+  }
+
+  async function watchOnce(): Promise<void> {
+    const filters = encodeURIComponent(JSON.stringify({ type: ['container'] }));
+    const response = await upstream.request({
+      method: 'GET',
+      path: `/events?filters=${filters}`,
+      signal: watchAbort.signal,
+      headersTimeoutMs: lookupTimeoutMs,
+    });
+    if (response.statusCode !== 200) {
+      response.body.destroy();
+      throw new Error(`events answered ${response.statusCode}`);
+    }
+    watching = true;
+    log.info('resolver: watching upstream events, name mappings are kept until they change');
+    let rest = '';
+    try {
+      for await (const chunk of response.body) {
+        rest += (chunk as Buffer).toString('utf8');
+        let newline: number;
+        while ((newline = rest.indexOf('\n')) !== -1) {
+          onEvent(rest.slice(0, newline));
+          rest = rest.slice(newline + 1);
+        }
+      }
+    } finally {
+      // Mappings kept on the promise of events are no longer safe.
+      watching = false;
+      refs.clear();
+    }
+  }
+
+  async function watchLoop(): Promise<void> {
+    let delayMs = 1_000;
+    let lastProblem = '';
+    while (!closed) {
+      try {
+        await watchOnce();
+        delayMs = 1_000;
+        lastProblem = '';
+      } catch (error) {
+        if (closed) return;
+        const problem = (error as Error).message;
+        if (problem !== lastProblem) {
+          log.info({ err: problem }, 'resolver: upstream events unavailable, name mappings live 2 s');
+          lastProblem = problem;
+        }
+        delayMs = Math.min(delayMs * 2, 30_000);
+      }
+      if (closed) return;
+      await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+    }
+  }
+
+  if (options.watchEvents ?? true) void watchLoop();
+
+  return {
+    stats,
+    get watching() {
+      return watching;
+    },
+    resolveContainerRef(ref: string): Promise<Resolution> {
+      const hit = cached(ref);
+      if (hit !== undefined) {
+        stats.hits++;
+        return Promise.resolve(hit);
+      }
+      stats.misses++;
+      let pending = inflight.get(ref);
+      if (pending === undefined) {
+        pending = lookup(ref).finally(() => inflight.delete(ref));
+        inflight.set(ref, pending);
+      }
+      return pending;
+    },
+    close() {
+      closed = true;
+      watchAbort.abort();
+    },
+  };
+}

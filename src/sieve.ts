@@ -1,0 +1,21 @@
+// What every route handler works with: the config, the compiled policy, the upstream client and the resolver.
+import type { Config } from './config.js';
+import type { Policy } from './policy.js';
+import type { Resolver } from './resolver.js';
+import type { Upstream } from './upstream.js';
+
+export interface Sieve {
+  readonly config: Config;
+  readonly policy: Policy;
+  readonly upstream: Upstream;
+  readonly resolver: Resolver;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What docker-sieve decided, for the one log line per request. */
+    decision: string;
+    /** Set by the list filter; read when the request is logged, after the body has streamed. */
+    listSummary: { kept: number; seen: number } | null;
+  }
+}
