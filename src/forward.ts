@@ -68,7 +68,8 @@ export function sendDockerError(reply: FastifyReply, upstream: Upstream, error: 
     .code(error.status)
     .headers(upstream.daemonHeaders())
     .header('content-type', error.contentType)
-    .send(error.body);
+    // A Buffer, so Fastify adds no charset: Go clients read `message` only for exactly application/json.
+    .send(Buffer.from(error.body));
 }
 
 export async function readBody(stream: Readable, maxBytes: number): Promise<Buffer> {

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { classifyTarget, containerPath, decodeAndClean, errorsArePlainText, parseApiVersion } from '../../src/docker/target.js';
+
+type Expected =
+  | { kind: 'pass'; path: string; query?: string }
+  | { kind: 'containers-list'; path: string; query?: string }
+  | { kind: 'container'; ref: string; action: string; version?: string }
+  | { kind: 'refuse'; status: 400 | 404 };
+
+const cases: Array<[method: string, url: string, expected: Expected]> = [
+  // pass-through
+  ['HEAD', '/_ping', { kind: 'pass', path: '/_ping' }],
+  ['GET', '/_ping', { kind: 'pass', path: '/_ping' }],
+  ['HEAD', '/v1.41/_ping', { kind: 'pass', path: '/v1.41/_ping' }],
+  ['GET', '/version', { kind: 'pass', path: '/version' }],
+  ['GET', '/v1.41/info', { kind: 'pass', path: '/v1.41/info' }],
+  ['GET', '/v1.41/images/json?all=1', { kind: 'pass', path: '/v1.41/images/json', query: 'all=1' }],
+  ['GET', '/images/local/busybox:1/json', { kind: 'pass', path: '/images/local/busybox:1/json' }],
+  ['POST', '/v1.41/containers/create?name=x', { kind: 'pass', path: '/v1.41/containers/create', query: 'name=x' }],
+  ['POST', '/containers/prune', { kind: 'pass', path: '/containers/prune' }],
+  ['GET', '/networks', { kind: 'pass', path: '/networks' }],
+  // the list, with and without a version, and with a cleaned path
+  ['GET', '/containers/json', { kind: 'containers-list', path: '/containers/json' }],
+  ['GET', '/v1.41/containers/json?all=1&limit=2', { kind: 'containers-list', path: '/v1.41/containers/json', query: 'all=1&limit=2' }],
+  ['GET', '/v1.24/containers/json', { kind: 'containers-list', path: '/v1.24/containers/json' }],
+  ['GET', '//containers/json', { kind: 'containers-list', path: '/containers/json' }],
+  ['GET', '/containers/json/', { kind: 'containers-list', path: '/containers/json' }],
+  ['GET', '/v1.41/./containers/json', { kind: 'containers-list', path: '/v1.41/containers/json' }],
+  ['GET', '/x/../containers/json', { kind: 'containers-list', path: '/containers/json' }],
+  ['GET', '/V1.41/containers/json', { kind: 'containers-list', path: '/v1.41/containers/json' }],
+  ['GET', 'http://docker/v1.41/containers/json?all=1', { kind: 'containers-list', path: '/v1.41/containers/json', query: 'all=1' }],
+  ['GET', '/containers/%6Ason', { kind: 'containers-list', path: '/containers/json' }],
+  // container routes, every method
+  ['GET', '/containers/web-a/json', { kind: 'container', ref: 'web-a', action: 'json' }],
+  ['GET', '/v1.41/containers/web-a/json', { kind: 'container', ref: 'web-a', action: 'json', version: '1.41' }],
+  ['GET', '/containers/c73b1f8f1f5c/logs?follow=1', { kind: 'container', ref: 'c73b1f8f1f5c', action: 'logs' }],
+  ['GET', '/containers/web-a/stats?stream=false', { kind: 'container', ref: 'web-a', action: 'stats' }],
+  ['GET', '/containers/web-a/top', { kind: 'container', ref: 'web-a', action: 'top' }],
+  ['GET', '/containers/web-a/changes', { kind: 'container', ref: 'web-a', action: 'changes' }],
+  ['GET', '/containers/web-a/export', { kind: 'container', ref: 'web-a', action: 'export' }],
+  ['GET', '/containers/web-a/archive?path=/etc', { kind: 'container', ref: 'web-a', action: 'archive' }],
+  ['HEAD', '/containers/web-a/archive?path=/etc', { kind: 'container', ref: 'web-a', action: 'archive' }],
+  ['PUT', '/containers/web-a/archive?path=/tmp', { kind: 'container', ref: 'web-a', action: 'archive' }],
+  ['GET', '/containers/web-a/attach/ws', { kind: 'container', ref: 'web-a', action: 'attach/ws' }],
+  ['POST', '/containers/web-a/attach?stream=1', { kind: 'container', ref: 'web-a', action: 'attach' }],
+  ['POST', '/containers/web-a/exec', { kind: 'container', ref: 'web-a', action: 'exec' }],
+  ['POST', '/containers/web-a/start', { kind: 'container', ref: 'web-a', action: 'start' }],
+  ['POST', '/containers/web-a/stop', { kind: 'container', ref: 'web-a', action: 'stop' }],
+  ['POST', '/containers/web-a/kill?signal=HUP', { kind: 'container', ref: 'web-a', action: 'kill' }],
+  ['POST', '/containers/web-a/rename?name=b', { kind: 'container', ref: 'web-a', action: 'rename' }],
+  ['POST', '/containers/web-a/wait', { kind: 'container', ref: 'web-a', action: 'wait' }],
+  ['POST', '/containers/web-a/update', { kind: 'container', ref: 'web-a', action: 'update' }],
+  ['DELETE', '/containers/web-a?force=1', { kind: 'container', ref: 'web-a', action: '' }],
+  ['DELETE', '/v1.41/containers/parent/alias', { kind: 'container', ref: 'parent/alias', action: '', version: '1.41' }],
+  // refs that look like keywords, link aliases, and the daemon's decoding
+  ['GET', '/containers/json/json', { kind: 'container', ref: 'json', action: 'json' }],
+  ['GET', '/containers/create/json', { kind: 'container', ref: 'create', action: 'json' }],
+  ['GET', '/containers/prune/json', { kind: 'container', ref: 'prune', action: 'json' }],
+  ['GET', '/containers/parent/alias/json', { kind: 'container', ref: 'parent/alias', action: 'json' }],
+  ['GET', '/v1.41/containers/db%2Fjson', { kind: 'container', ref: 'db', action: 'json', version: '1.41' }],
+  ['GET', '/containers/%77eb-a/json', { kind: 'container', ref: 'web-a', action: 'json' }],
+  ['GET', '/containers//web-a/json', { kind: 'container', ref: 'web-a', action: 'json' }],
+  ['GET', '/containers/web-a/./json', { kind: 'container', ref: 'web-a', action: 'json' }],
+  ['GET', '/containers/x/../web-a/json', { kind: 'container', ref: 'web-a', action: 'json' }],
+  ['GET', '/containers/web-a/logs/json', { kind: 'container', ref: 'web-a/logs', action: 'json' }],
+  ['GET', 'http://evil:2375/containers/web-a/json', { kind: 'container', ref: 'web-a', action: 'json' }],
+  // refused: unknown container routes, odd case, malformed encodings
+  ['GET', '/containers', { kind: 'refuse', status: 404 }],
+  ['GET', '/containers/web-a', { kind: 'refuse', status: 404 }],
+  ['GET', '/containers/web-a/nope', { kind: 'refuse', status: 404 }],
+  ['POST', '/containers/web-a/json', { kind: 'refuse', status: 404 }],
+  ['OPTIONS', '/containers/web-a/json', { kind: 'refuse', status: 404 }],
+  ['PATCH', '/containers/web-a/start', { kind: 'refuse', status: 404 }],
+  ['GET', '/containers/create', { kind: 'refuse', status: 404 }],
+  ['HEAD', '/containers/json', { kind: 'refuse', status: 404 }],
+  ['GET', '/CONTAINERS/web-a/json', { kind: 'refuse', status: 404 }],
+  ['GET', '/v1.41/Containers/json', { kind: 'refuse', status: 404 }],
+  ['GET', '/containers/%zz/json', { kind: 'refuse', status: 400 }],
+  ['GET', '/containers/web-a%00/json', { kind: 'refuse', status: 400 }],
+  ['GET', '/containers/web-a%252Fjson', { kind: 'refuse', status: 400 }],
+  ['GET', 'containers/json', { kind: 'refuse', status: 400 }],
+];
+
+describe('classifyTarget', () => {
+  it.each(cases)('%s %s', (method, url, expected) => {
+    const target = classifyTarget(method, url);
+    expect(target.kind).toBe(expected.kind);
+    switch (expected.kind) {
+      case 'pass':
+      case 'containers-list':
+        expect(target).toMatchObject({ path: expected.path, query: expected.query ?? '' });
+        break;
+      case 'container':
+        expect(target).toMatchObject({ ref: expected.ref, action: expected.action });
+        if (expected.version !== undefined) expect(target.version?.text).toBe(expected.version);
+        break;
+      case 'refuse':
+        expect(target).toMatchObject({ status: expected.status });
+        break;
+    }
+  });
+
+  it('has a table of at least 40 paths', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('keeps the raw query for the upstream', () => {
+    const target = classifyTarget('GET', '/containers/json?filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D&all=1');
+    expect(target.query).toBe('filters=%7B%22label%22%3A%5B%22a%3Db%22%5D%7D&all=1');
+  });
+});
+
+describe('containerPath', () => {
+  const id = 'c73b1f8f1f5c3e3f9243a0f786a32a30a7d7d6eff0fea59140476ffb64baa1a8';
+  it.each([
+    [undefined, 'json', `/containers/${id}/json`],
+    ['1.41', 'attach/ws', `/v1.41/containers/${id}/attach/ws`],
+    ['1.41', '', `/v1.41/containers/${id}`],
+  ])('version %s action %s', (version, action, expected) => {
+    expect(containerPath(version === undefined ? undefined : parseApiVersion(version), id, action)).toBe(expected);
+  });
+});
+
+describe('API versions', () => {
+  it.each([
+    ['1.41', false],
+    ['1.24', false],
+    ['1.23', true],
+    ['1.12', true],
+    ['2.0', false],
+    ['01.023', true],
+    ['1.41.0', false],
+  ])('v%s answers errors in plain text: %s', (text, plain) => {
+    expect(errorsArePlainText(parseApiVersion(text))).toBe(plain);
+  });
+
+  it('unversioned requests get JSON errors', () => {
+    expect(errorsArePlainText(undefined)).toBe(false);
+  });
+});
+
+describe('decodeAndClean', () => {
+  it.each([
+    ['/a/b', ['a', 'b']],
+    ['/a//b/', ['a', 'b']],
+    ['/a/./b/../c', ['a', 'c']],
+    ['/../../a', ['a']],
+    ['/a%2Fb', ['a', 'b']],
+    ['/%zz', undefined],
+    ['/a%00', undefined],
+    ['/a%252F', undefined],
+  ])('%s', (raw, expected) => {
+    expect(decodeAndClean(raw)).toEqual(expected);
+  });
+});
