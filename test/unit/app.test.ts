@@ -7,16 +7,21 @@ import { buildApp } from '../../src/app.js';
 import { parseConfig, type Env } from '../../src/config.js';
 import { DAEMON_HEADERS, json, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 
-const WEB = { Id: 'a'.repeat(64), Name: '/web-a', Labels: { 'com.example.tier': 'front' } };
-const DB = { Id: 'b'.repeat(64), Name: '/db-hidden', Labels: { secret: 'yes' } };
-const LIST_ENTRY = (c: typeof WEB, extraNames: string[] = []) => ({
+interface Fake {
+  Id: string;
+  Name: string;
+  Labels: Record<string, string>;
+}
+const WEB: Fake = { Id: 'a'.repeat(64), Name: '/web-a', Labels: { 'com.example.tier': 'front' } };
+const DB: Fake = { Id: 'b'.repeat(64), Name: '/db-hidden', Labels: { secret: 'yes' } };
+const LIST_ENTRY = (c: Fake, extraNames: string[] = []) => ({
   Id: c.Id,
   Names: [...extraNames, c.Name].sort(),
   Image: 'local/busybox:1',
   Labels: c.Labels,
   State: 'running',
 });
-const INSPECT = (c: typeof WEB) => ({
+const INSPECT = (c: Fake) => ({
   Id: c.Id,
   Name: c.Name,
   State: { Status: 'running' },
