@@ -77,10 +77,8 @@ export async function readBody(stream: Readable, maxBytes: number): Promise<Buff
   let size = 0;
   for await (const chunk of stream) {
     size += (chunk as Buffer).length;
-    if (size > maxBytes) {
-      stream.destroy();
-      throw new Error(`upstream answer exceeds ${maxBytes} bytes`);
-    }
+    // Throwing out of the loop destroys the stream.
+    if (size > maxBytes) throw new Error(`upstream answer exceeds ${maxBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -123,7 +123,7 @@ export function createResolver(options: ResolverOptions): Resolver {
         chunks.push(chunk as Buffer);
       }
     } catch (error) {
-      response.body.destroy();
+      // Leaving the loop early has already destroyed the body.
       throw new LookupError(`container lookup failed: ${(error as Error).message}`);
     }
     const body = Buffer.concat(chunks);
@@ -186,7 +186,7 @@ export function createResolver(options: ResolverOptions): Resolver {
       headersTimeoutMs: lookupTimeoutMs,
     });
     if (response.statusCode !== 200) {
-      response.body.destroy();
+      await response.body.dump();
       throw new Error(`events answered ${response.statusCode}`);
     }
     watching = true;
