@@ -28,6 +28,11 @@ type Handler<K extends Target['kind']> = (
   reply: FastifyReply,
 ) => unknown;
 
+function passUnfiltered(sieve: Sieve, target: Extract<Target, { path: string }>, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  request.decision = 'passed-unfiltered';
+  return forward(reply, sieve.upstream, target.version, target.path, target.query);
+}
+
 /** One line per kind of route: adding a filtered endpoint means adding a kind and its module. */
 const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   refuse: (sieve, target, request, reply) => {
@@ -40,6 +45,19 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   },
   'containers-list': containersListRoute,
   container: containerRoute,
+  // Not filtered yet (issue 3): forwarded as they are, and logged as such.
+  'container-create': passUnfiltered,
+  'containers-prune': passUnfiltered,
+  commit: passUnfiltered,
+  build: passUnfiltered,
+  events: passUnfiltered,
+  'system-df': passUnfiltered,
+  'networks-list': passUnfiltered,
+  network: passUnfiltered,
+  'network-connect': passUnfiltered,
+  exec: passUnfiltered,
+  'swarm-list': passUnfiltered,
+  'swarm-object': passUnfiltered,
 };
 
 const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {

@@ -20,6 +20,25 @@ export type Target =
   | (Common & { readonly kind: 'refuse'; readonly status: 400 | 404; readonly message: string })
   | (Common & { readonly kind: 'pass'; readonly path: string })
   | (Common & { readonly kind: 'containers-list'; readonly path: string })
+  /** POST /containers/create: the body may name other containers (network mode, links, volumes-from). */
+  | (Common & { readonly kind: 'container-create'; readonly path: string })
+  | (Common & { readonly kind: 'containers-prune'; readonly path: string })
+  /** POST /commit?container=, POST /build?networkmode=container:: a container ref in the query. */
+  | (Common & { readonly kind: 'commit' | 'build'; readonly path: string })
+  | (Common & { readonly kind: 'events' | 'system-df' | 'networks-list'; readonly path: string })
+  | (Common & { readonly kind: 'network'; readonly path: string; readonly id: string })
+  /** POST /networks/{id}/connect|disconnect: `{"Container": ref}` in the body. */
+  | (Common & { readonly kind: 'network-connect'; readonly path: string })
+  | (Common & { readonly kind: 'exec'; readonly path: string; readonly id: string; readonly action: 'json' | 'start' | 'resize' })
+  | (Common & { readonly kind: 'swarm-list'; readonly path: string; readonly resource: SwarmResource })
+  | (Common & {
+      readonly kind: 'swarm-object';
+      readonly path: string;
+      readonly resource: SwarmResource;
+      readonly id: string;
+      /** What follows the ID (`logs`, `update`), or empty. */
+      readonly action: string;
+    })
   | (Common & {
       readonly kind: 'container';
       /** The container reference as the daemon would read it (decoded; may contain `/`). */
@@ -27,6 +46,8 @@ export type Target =
       /** What follows the ref, e.g. `json`, `attach/ws`; empty for `DELETE /containers/{ref}`. */
       readonly action: string;
     });
+
+export type SwarmResource = 'services' | 'tasks';
 
 /** Actions after `/containers/{ref}/`, per method, as registered by dockerd's router. */
 const CONTAINER_ACTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
@@ -109,30 +130,106 @@ export function classifyTarget(method: string, rawUrl: string): Target {
   }
   const prefix = version === undefined ? '' : `/v${version.text}`;
   const family = segments[0];
+  const rest = segments.slice(1);
+  const context: FamilyContext = { method, rest, prefix, version, query };
 
-  if (family === 'containers') return classifyContainers(method, segments.slice(1), prefix, version, query);
-  if (family !== undefined && family !== 'containers' && family.toLowerCase() === 'containers') {
-    // The daemon matches case-sensitively (404); refusing keeps a case-insensitive socket proxy honest.
-    return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, version, query };
+  if (family !== undefined) {
+    const classify = FAMILIES[family];
+    if (classify !== undefined) return classify(context);
+    if (Object.hasOwn(FAMILIES, family.toLowerCase())) {
+      // The daemon matches case-sensitively (404); refusing keeps a case-insensitive socket proxy honest.
+      return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, version, query };
+    }
   }
   return { kind: 'pass', path: prefix + encodePath(segments), version, query };
 }
 
-function classifyContainers(
-  method: string,
-  rest: string[],
-  prefix: string,
-  version: ApiVersion | undefined,
-  query: string,
+interface FamilyContext {
+  readonly method: string;
+  /** Decoded segments after the family name. */
+  readonly rest: string[];
+  readonly prefix: string;
+  readonly version: ApiVersion | undefined;
+  readonly query: string;
+}
+
+/** The route families that can say something about a container; everything else passes through. */
+const FAMILIES: Readonly<Record<string, (context: FamilyContext) => Target>> = {
+  containers: classifyContainers,
+  exec: classifyExec,
+  events: (c) => exactly(c, 'GET', 0, 'events'),
+  system: ({ method, rest, prefix, version, query }) =>
+    method === 'GET' && rest.length === 1 && rest[0] === 'df'
+      ? { kind: 'system-df', path: `${prefix}/system/df`, version, query }
+      : { kind: 'pass', path: prefix + encodePath(['system', ...rest]), version, query },
+  networks: classifyNetworks,
+  commit: (c) => exactly(c, 'POST', 0, 'commit'),
+  build: (c) => exactly(c, 'POST', 0, 'build'),
+  services: (c) => classifySwarm(c, 'services'),
+  tasks: (c) => classifySwarm(c, 'tasks'),
+};
+
+/** A route with no path parameters (`/events`, `/commit`): the one method is judged, the rest pass on. */
+function exactly(
+  { method, rest, prefix, version, query }: FamilyContext,
+  wanted: string,
+  extraSegments: number,
+  kind: 'events' | 'commit' | 'build',
 ): Target {
+  const path = prefix + encodePath([kind, ...rest]);
+  if (method === wanted && rest.length === extraSegments) return { kind, path, version, query };
+  return { kind: 'pass', path, version, query };
+}
+
+function classifyExec({ method, rest, prefix, version, query }: FamilyContext): Target {
+  // `/exec/{id:.*}/json|start|resize`: anything else about an exec is not a route.
+  const action = rest.at(-1);
+  const id = rest.slice(0, -1).join('/');
+  if (id !== '' && ((method === 'GET' && action === 'json') || (method === 'POST' && (action === 'start' || action === 'resize')))) {
+    return { kind: 'exec', path: prefix + encodePath(['exec', ...rest]), id, action, version, query };
+  }
+  return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, version, query };
+}
+
+function classifyNetworks({ method, rest, prefix, version, query }: FamilyContext): Target {
+  const path = prefix + encodePath(['networks', ...rest]);
+  if (method === 'GET') {
+    if (rest.length === 0) return { kind: 'networks-list', path, version, query };
+    return { kind: 'network', path, id: rest.join('/'), version, query };
+  }
+  if (method === 'POST' && rest.length >= 2 && (rest.at(-1) === 'connect' || rest.at(-1) === 'disconnect')) {
+    return { kind: 'network-connect', path, version, query };
+  }
+  return { kind: 'pass', path, version, query };
+}
+
+function classifySwarm({ method, rest, prefix, version, query }: FamilyContext, resource: SwarmResource): Target {
+  const path = prefix + encodePath([resource, ...rest]);
+  if (rest.length === 0) {
+    return method === 'GET' ? { kind: 'swarm-list', path, resource, version, query } : { kind: 'pass', path, version, query };
+  }
+  if (resource === 'services' && method === 'POST' && rest.length === 1 && rest[0] === 'create') {
+    return { kind: 'pass', path, version, query };
+  }
+  // `/services/{id}`, `/services/{id}/logs`, `/services/{id}/update`, DELETE `/services/{id}`, and the tasks alike.
+  const last = rest.at(-1)!;
+  const action = rest.length > 1 && (last === 'logs' || last === 'update') ? last : '';
+  const id = (action === '' ? rest : rest.slice(0, -1)).join('/');
+  return { kind: 'swarm-object', path, resource, id, action, version, query };
+}
+
+function classifyContainers({ method, rest, prefix, version, query }: FamilyContext): Target {
   const refuse: Target = { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, version, query };
   if (rest.length === 0) return refuse;
   if (rest.length === 1) {
     if (method === 'GET' && rest[0] === 'json') {
       return { kind: 'containers-list', path: `${prefix}/containers/json`, version, query };
     }
-    if (method === 'POST' && (rest[0] === 'create' || rest[0] === 'prune')) {
-      return { kind: 'pass', path: `${prefix}/containers/${rest[0]}`, version, query };
+    if (method === 'POST' && rest[0] === 'create') {
+      return { kind: 'container-create', path: `${prefix}/containers/create`, version, query };
+    }
+    if (method === 'POST' && rest[0] === 'prune') {
+      return { kind: 'containers-prune', path: `${prefix}/containers/prune`, version, query };
     }
   }
   if (method === 'DELETE') {

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { classifyTarget, containerPath, decodeAndClean, errorsArePlainText, parseApiVersion } from '../../src/docker/target.js';
 
+type PathKind =
+  | 'pass' | 'containers-list' | 'container-create' | 'containers-prune' | 'commit' | 'build' | 'events' | 'system-df'
+  | 'networks-list' | 'network' | 'network-connect' | 'swarm-list';
+
 type Expected =
-  | { kind: 'pass'; path: string; query?: string }
-  | { kind: 'containers-list'; path: string; query?: string }
+  | { kind: PathKind; path: string; query?: string }
+  | { kind: 'exec'; id: string; action: string }
+  | { kind: 'swarm-object'; resource: string; id: string; action: string }
   | { kind: 'container'; ref: string; action: string; version?: string }
   | { kind: 'refuse'; status: 400 | 404 };
 
@@ -16,9 +21,37 @@ const cases: Array<[method: string, url: string, expected: Expected]> = [
   ['GET', '/v1.41/info', { kind: 'pass', path: '/v1.41/info' }],
   ['GET', '/v1.41/images/json?all=1', { kind: 'pass', path: '/v1.41/images/json', query: 'all=1' }],
   ['GET', '/images/local/busybox:1/json', { kind: 'pass', path: '/images/local/busybox:1/json' }],
-  ['POST', '/v1.41/containers/create?name=x', { kind: 'pass', path: '/v1.41/containers/create', query: 'name=x' }],
-  ['POST', '/containers/prune', { kind: 'pass', path: '/containers/prune' }],
-  ['GET', '/networks', { kind: 'pass', path: '/networks' }],
+  ['POST', '/v1.41/images/create?fromImage=x', { kind: 'pass', path: '/v1.41/images/create', query: 'fromImage=x' }],
+  ['GET', '/system/info', { kind: 'pass', path: '/system/info' }],
+  ['POST', '/networks/create', { kind: 'pass', path: '/networks/create' }],
+  ['DELETE', '/networks/n1', { kind: 'pass', path: '/networks/n1' }],
+  ['POST', '/events', { kind: 'pass', path: '/events' }],
+  ['POST', '/services/create', { kind: 'pass', path: '/services/create' }],
+  // routes that can reveal other containers
+  ['POST', '/v1.41/containers/create?name=x', { kind: 'container-create', path: '/v1.41/containers/create', query: 'name=x' }],
+  ['POST', '/containers/prune', { kind: 'containers-prune', path: '/containers/prune' }],
+  ['POST', '/commit?container=web-a&repo=x', { kind: 'commit', path: '/commit', query: 'container=web-a&repo=x' }],
+  ['POST', '/v1.41/build?networkmode=container:db', { kind: 'build', path: '/v1.41/build', query: 'networkmode=container:db' }],
+  ['GET', '/v1.41/events?since=1', { kind: 'events', path: '/v1.41/events', query: 'since=1' }],
+  ['GET', '/system/df', { kind: 'system-df', path: '/system/df' }],
+  ['GET', '/networks', { kind: 'networks-list', path: '/networks' }],
+  ['GET', '/v1.27/networks/', { kind: 'networks-list', path: '/v1.27/networks' }],
+  ['GET', '/networks/none', { kind: 'network', path: '/networks/none' }],
+  ['POST', '/networks/n1/connect', { kind: 'network-connect', path: '/networks/n1/connect' }],
+  ['POST', '/networks/n1/disconnect', { kind: 'network-connect', path: '/networks/n1/disconnect' }],
+  ['GET', '/exec/abc/json', { kind: 'exec', id: 'abc', action: 'json' }],
+  ['POST', '/v1.41/exec/abc/start', { kind: 'exec', id: 'abc', action: 'start' }],
+  ['POST', '/exec/abc/resize?h=1&w=2', { kind: 'exec', id: 'abc', action: 'resize' }],
+  ['GET', '/exec/abc/start', { kind: 'refuse', status: 404 }],
+  ['GET', '/exec/abc', { kind: 'refuse', status: 404 }],
+  ['GET', '/EXEC/abc/json', { kind: 'refuse', status: 404 }],
+  ['GET', '/services', { kind: 'swarm-list', path: '/services' }],
+  ['GET', '/tasks?filters=x', { kind: 'swarm-list', path: '/tasks', query: 'filters=x' }],
+  ['GET', '/services/s1', { kind: 'swarm-object', resource: 'services', id: 's1', action: '' }],
+  ['GET', '/services/s1/logs', { kind: 'swarm-object', resource: 'services', id: 's1', action: 'logs' }],
+  ['POST', '/services/s1/update', { kind: 'swarm-object', resource: 'services', id: 's1', action: 'update' }],
+  ['DELETE', '/services/s1', { kind: 'swarm-object', resource: 'services', id: 's1', action: '' }],
+  ['GET', '/tasks/t1', { kind: 'swarm-object', resource: 'tasks', id: 't1', action: '' }],
   // the list, with and without a version, and with a cleaned path
   ['GET', '/containers/json', { kind: 'containers-list', path: '/containers/json' }],
   ['GET', '/v1.41/containers/json?all=1&limit=2', { kind: 'containers-list', path: '/v1.41/containers/json', query: 'all=1&limit=2' }],
@@ -86,9 +119,11 @@ describe('classifyTarget', () => {
     const target = classifyTarget(method, url);
     expect(target.kind).toBe(expected.kind);
     switch (expected.kind) {
-      case 'pass':
-      case 'containers-list':
-        expect(target).toMatchObject({ path: expected.path, query: expected.query ?? '' });
+      case 'exec':
+        expect(target).toMatchObject({ id: expected.id, action: expected.action });
+        break;
+      case 'swarm-object':
+        expect(target).toMatchObject({ resource: expected.resource, id: expected.id, action: expected.action });
         break;
       case 'container':
         expect(target).toMatchObject({ ref: expected.ref, action: expected.action });
@@ -97,6 +132,8 @@ describe('classifyTarget', () => {
       case 'refuse':
         expect(target).toMatchObject({ status: expected.status });
         break;
+      default:
+        expect(target).toMatchObject({ path: expected.path, query: expected.query ?? '' });
     }
   });
 

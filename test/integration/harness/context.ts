@@ -1,0 +1,11 @@
+/** Values the integration globalSetup hands to the test files via provide()/inject(). */
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** True when the private dockerd is up and the integration suite should run. */
+    integration: boolean;
+    /** Path of the private dockerd's API unix socket ('' when integration is false). */
+    dockerSock: string;
+  }
+}
+
+export {};
