@@ -12,6 +12,7 @@ import { classifyTarget, type Target } from './docker/target.js';
 import { dockerError } from './docker/errors.js';
 import { forward, sendDockerError } from './forward.js';
 import { containerRoute } from './container-gate.js';
+import { createExecResolver, execRoute } from './exec-gate.js';
 import { containersListRoute } from './filters/containers-list.js';
 import type { Sieve } from './sieve.js';
 
@@ -55,7 +56,7 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   'networks-list': passUnfiltered,
   network: passUnfiltered,
   'network-connect': passUnfiltered,
-  exec: passUnfiltered,
+  exec: execRoute,
   'swarm-list': passUnfiltered,
   'swarm-object': passUnfiltered,
 };
@@ -70,7 +71,8 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
     log: app.log as unknown as Logger,
     ...options.resolver,
   });
-  const context: Sieve = { config, policy, upstream, resolver };
+  const execs = createExecResolver({ upstream, resolver });
+  const context: Sieve = { config, policy, upstream, resolver, execs };
   app.decorate('sieve', context);
 
   if (!policy.filtering) {

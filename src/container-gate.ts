@@ -3,9 +3,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from './sieve.js';
 import { containerPath, type Target } from './docker/target.js';
-import { dockerError, noSuchContainer } from './docker/errors.js';
+import { noSuchContainer } from './docker/errors.js';
 import { forward, readBody, sendDockerError, type UpstreamResponse } from './forward.js';
-import { LookupError, type ResolvedContainer } from './resolver.js';
+import type { ResolvedContainer } from './resolver.js';
+import { sendLookupFailure } from './lookup.js';
 import { scrubContainerInspect } from './filters/container-inspect.js';
 
 type ContainerTarget = Extract<Target, { kind: 'container' }>;
@@ -24,16 +25,7 @@ export async function containerRoute(
   try {
     resolution = await resolver.resolveContainerRef(target.ref);
   } catch (error) {
-    request.decision = 'upstream-error';
-    const relay = error instanceof LookupError ? error.relay : undefined;
-    if (relay !== undefined) {
-      // The socket proxy's own refusal (403 and the like) says nothing about the container.
-      reply.code(relay.status).headers(upstream.daemonHeaders());
-      if (relay.contentType !== undefined) reply.header('content-type', relay.contentType);
-      reply.send(relay.body);
-      return;
-    }
-    sendDockerError(reply, upstream, dockerError(502, `docker-sieve: ${(error as Error).message}`, target.version));
+    sendLookupFailure(reply, upstream, error as Error, target.version);
     return;
   }
   if (resolution.kind === 'missing' || !resolution.container.visible) {

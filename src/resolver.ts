@@ -12,6 +12,9 @@ import type { Logger } from 'pino';
 import type { Policy } from './policy.js';
 import type { Upstream } from './upstream.js';
 import { encodePath } from './docker/target.js';
+import { LookupError, readLookupBody, relayLookupError } from './lookup.js';
+
+export { LookupError } from './lookup.js';
 
 export interface ResolvedContainer {
   readonly id: string;
@@ -22,17 +25,6 @@ export interface ResolvedContainer {
 }
 
 export type Resolution = { readonly kind: 'found'; readonly container: ResolvedContainer } | { readonly kind: 'missing' };
-
-/** The upstream could not answer the lookup. `relay` is an answer of the socket proxy's own to pass on. */
-export class LookupError extends Error {
-  constructor(
-    message: string,
-    readonly relay?: { status: number; contentType: string | undefined; body: Buffer },
-  ) {
-    super(message);
-    this.name = 'LookupError';
-  }
-}
 
 export interface ResolverOptions {
   readonly upstream: Upstream;
@@ -64,9 +56,6 @@ export interface Resolver {
 
 const FULL_ID = /^[0-9a-f]{64}$/;
 const MISSING = '';
-const MAX_INSPECT_BYTES = 16 * 1024 * 1024;
-// Errors the socket proxy gives about itself (not about the container): the client should see them.
-const RELAYED_STATUSES = new Set([401, 403, 405, 407]);
 
 interface InspectBody {
   Id?: unknown;
@@ -103,44 +92,14 @@ export function createResolver(options: ResolverOptions): Resolver {
 
   async function lookup(ref: string): Promise<Resolution> {
     stats.lookups++;
-    let response;
-    try {
-      response = await upstream.request({
-        method: 'GET',
-        path: `${encodePath(['containers', ...ref.split('/')])}/json`,
-        signal: AbortSignal.timeout(lookupTimeoutMs),
-        headersTimeoutMs: lookupTimeoutMs,
-      });
-    } catch (error) {
-      throw new LookupError(`container lookup failed: ${(error as Error).message}`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of response.body) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_INSPECT_BYTES) throw new Error('inspect answer is too large');
-        chunks.push(chunk as Buffer);
-      }
-    } catch (error) {
-      // Leaving the loop early has already destroyed the body.
-      throw new LookupError(`container lookup failed: ${(error as Error).message}`);
-    }
-    const body = Buffer.concat(chunks);
-    const status = response.statusCode;
+    const answer = await readLookupBody(upstream, `${encodePath(['containers', ...ref.split('/')])}/json`, lookupTimeoutMs);
+    const { status, body } = answer;
     if (status === 404 || status === 400) {
       // 400 is dockerd 24+'s answer to an ambiguous prefix: no single container to show.
       refs.set(ref, MISSING, { ttl: unwatchedTtlMs });
       return { kind: 'missing' };
     }
-    if (RELAYED_STATUSES.has(status)) {
-      const contentType = response.headers['content-type'];
-      throw new LookupError(`upstream refused the lookup with ${status}`, {
-        status,
-        contentType: typeof contentType === 'string' ? contentType : undefined,
-        body,
-      });
-    }
+    relayLookupError(answer);
     if (status !== 200) throw new LookupError(`container lookup answered ${status}`);
     let inspect: InspectBody;
     try {

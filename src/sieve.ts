@@ -3,12 +3,14 @@ import type { Config } from './config.js';
 import type { Policy } from './policy.js';
 import type { Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
+import type { ExecResolver } from './exec-gate.js';
 
 export interface Sieve {
   readonly config: Config;
   readonly policy: Policy;
   readonly upstream: Upstream;
   readonly resolver: Resolver;
+  readonly execs: ExecResolver;
 }
 
 declare module 'fastify' {

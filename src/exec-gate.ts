@@ -1,0 +1,125 @@
+// /exec/{id}/json|start|resize: an exec belongs to one container for life, so the gate asks the daemon once per
+// exec ID which container that is (GET /exec/{id}/json upstream), then judges the container like any other.
+import { LRUCache } from 'lru-cache';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { dockerError } from './docker/errors.js';
+import { forward, readBody, sendDockerError } from './forward.js';
+import type { ResolvedContainer, Resolver } from './resolver.js';
+import type { Upstream } from './upstream.js';
+import type { Sieve } from './sieve.js';
+import { encodePath, type Target } from './docker/target.js';
+import { LookupError, readLookupBody, relayLookupError, sendLookupFailure } from './lookup.js';
+
+export type ExecResolution =
+  | { readonly kind: 'found'; readonly execId: string; readonly container: ResolvedContainer }
+  | { readonly kind: 'missing' };
+
+export interface ExecResolver {
+  resolveExec(id: string): Promise<ExecResolution>;
+}
+
+export interface ExecResolverOptions {
+  readonly upstream: Upstream;
+  readonly resolver: Resolver;
+  readonly maxEntries?: number;
+  /** An exec ID never moves to another container, so this only bounds memory. */
+  readonly ttlMs?: number;
+  readonly lookupTimeoutMs?: number;
+}
+
+const EXEC_ID = /^[0-9a-f]{64}$/;
+
+export function createExecResolver(options: ExecResolverOptions): ExecResolver {
+  const { upstream, resolver } = options;
+  const lookupTimeoutMs = options.lookupTimeoutMs ?? 10_000;
+  const owners = new LRUCache<string, { execId: string; containerId: string }>({
+    max: options.maxEntries ?? 10_000,
+    ttl: options.ttlMs ?? 10 * 60_000,
+  });
+  const inflight = new Map<string, Promise<{ execId: string; containerId: string } | undefined>>();
+
+  async function lookupOwner(id: string): Promise<{ execId: string; containerId: string } | undefined> {
+    const answer = await readLookupBody(upstream, `${encodePath(['exec', ...id.split('/')])}/json`, lookupTimeoutMs);
+    const { status, body } = answer;
+    if (status === 404 || status === 400) return undefined;
+    relayLookupError(answer);
+    if (status !== 200) throw new LookupError(`exec lookup answered ${status}`);
+    let inspect: { ID?: unknown; ContainerID?: unknown };
+    try {
+      inspect = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new LookupError('exec lookup answered malformed JSON');
+    }
+    if (typeof inspect?.ID !== 'string' || !EXEC_ID.test(inspect.ID) || typeof inspect.ContainerID !== 'string') {
+      throw new LookupError('exec lookup answered an unexpected shape');
+    }
+    const owner = { execId: inspect.ID, containerId: inspect.ContainerID };
+    owners.set(id, owner);
+    return owner;
+  }
+
+  return {
+    async resolveExec(id) {
+      let owner = owners.get(id);
+      if (owner === undefined) {
+        let pending = inflight.get(id);
+        if (pending === undefined) {
+          pending = lookupOwner(id).finally(() => inflight.delete(id));
+          inflight.set(id, pending);
+        }
+        owner = await pending;
+      }
+      if (owner === undefined) return { kind: 'missing' };
+      const container = await resolver.resolveContainerRef(owner.containerId);
+      if (container.kind === 'missing') return { kind: 'missing' };
+      return { kind: 'found', execId: owner.execId, container: container.container };
+    },
+  };
+}
+
+/** SCRUB_ENVS for exec inspect: the command line can carry secrets, so its arguments are blanked. */
+export function scrubExecInspect(body: Buffer): string {
+  const inspect = JSON.parse(body.toString('utf8')) as { ProcessConfig?: { arguments?: unknown; entrypoint?: unknown } | null };
+  if (inspect === null || typeof inspect !== 'object' || Array.isArray(inspect)) throw new Error('exec inspect is not an object');
+  if (inspect.ProcessConfig !== null && typeof inspect.ProcessConfig === 'object') {
+    inspect.ProcessConfig.arguments = [];
+    inspect.ProcessConfig.entrypoint = '';
+  }
+  return `${JSON.stringify(inspect)}\n`;
+}
+
+const MAX_EXEC_INSPECT = 16 * 1024 * 1024;
+
+export async function execRoute(
+  sieve: Sieve,
+  target: Extract<Target, { kind: 'exec' }>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  let resolution: ExecResolution;
+  try {
+    resolution = await sieve.execs.resolveExec(target.id);
+  } catch (error) {
+    sendLookupFailure(reply, sieve.upstream, error as Error, target.version);
+    return;
+  }
+  if (resolution.kind === 'missing' || !resolution.container.visible) {
+    request.decision = 'hidden';
+    sendDockerError(reply, sieve.upstream, dockerError(404, `No such exec instance: ${target.id}`, target.version));
+    return;
+  }
+  const scrub = sieve.config.scrubEnvs && target.action === 'json';
+  request.decision = scrub ? 'scrubbed' : 'passed';
+  const prefix = target.version === undefined ? '' : `/v${target.version.text}`;
+  forward(reply, sieve.upstream, target.version, `${prefix}/exec/${resolution.execId}/${target.action}`, target.query, {
+    onResponse: async (reply, response) => {
+      if (scrub && response.statusCode === 200) {
+        const body = await readBody(response.stream, MAX_EXEC_INSPECT);
+        reply.removeHeader('content-length');
+        reply.send(scrubExecInspect(body));
+        return;
+      }
+      reply.send(response.stream);
+    },
+  });
+}
