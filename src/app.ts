@@ -14,6 +14,7 @@ import { forward, sendDockerError } from './forward.js';
 import { containerRoute } from './container-gate.js';
 import { createExecResolver, execRoute } from './exec-gate.js';
 import { containersListRoute } from './filters/containers-list.js';
+import { eventsRoute } from './filters/events.js';
 import type { Sieve } from './sieve.js';
 
 export interface SieveOptions {
@@ -51,7 +52,7 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   'containers-prune': passUnfiltered,
   commit: passUnfiltered,
   build: passUnfiltered,
-  events: passUnfiltered,
+  events: eventsRoute,
   'system-df': passUnfiltered,
   'networks-list': passUnfiltered,
   network: passUnfiltered,

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from './sieve.js';
 import { containerPath, type Target } from './docker/target.js';
 import { noSuchContainer } from './docker/errors.js';
-import { forward, readBody, sendDockerError, type UpstreamResponse } from './forward.js';
+import { forward, readBody, sendDockerError, sendUpstreamStream, type UpstreamResponse } from './forward.js';
 import type { ResolvedContainer } from './resolver.js';
 import { sendLookupFailure } from './lookup.js';
 import { scrubContainerInspect } from './filters/container-inspect.js';
@@ -61,5 +61,5 @@ async function onContainerResponse(
     reply.send(scrubContainerInspect(body));
     return;
   }
-  reply.send(response.stream);
+  sendUpstreamStream(reply, response);
 }

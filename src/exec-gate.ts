@@ -3,7 +3,7 @@
 import { LRUCache } from 'lru-cache';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { dockerError } from './docker/errors.js';
-import { forward, readBody, sendDockerError } from './forward.js';
+import { forward, readBody, sendDockerError, sendUpstreamStream } from './forward.js';
 import type { ResolvedContainer, Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
 import type { Sieve } from './sieve.js';
@@ -119,7 +119,7 @@ export async function execRoute(
         reply.send(scrubExecInspect(body));
         return;
       }
-      reply.send(response.stream);
+      sendUpstreamStream(reply, response);
     },
   });
 }

@@ -1,6 +1,7 @@
 // Forwarding to the upstream through @fastify/reply-from, and the replies docker-sieve makes itself.
-import type { FastifyReply } from 'fastify';
-import type { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { pipeline, type Readable, type Transform } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { dockerError, type DockerErrorReply } from './docker/errors.js';
 import type { ApiVersion } from './docker/target.js';
 import { endToEndHeaders, type Upstream } from './upstream.js';
@@ -38,17 +39,24 @@ export function forward(
       reply.request.log.warn({ err: error.message }, 'upstream request failed');
       sendDockerError(reply, upstream, dockerError(502, `docker-sieve: upstream unavailable: ${error.message}`, version));
     },
-    ...(onResponse === undefined
-      ? {}
-      : {
-          onResponse(_request, rawReply, response) {
-            const reply = rawReply as unknown as FastifyReply;
-            Promise.resolve(onResponse(reply, response as unknown as UpstreamResponse)).catch((error: Error) => {
-              abortReply(reply, error);
-            });
-          },
-        }),
+    onResponse(_request, rawReply, response) {
+      const reply = rawReply as unknown as FastifyReply;
+      const upstreamResponse = response as unknown as UpstreamResponse;
+      if (onResponse === undefined) {
+        sendUpstreamStream(reply, upstreamResponse);
+        return;
+      }
+      Promise.resolve(onResponse(reply, upstreamResponse)).catch((error: Error) => {
+        abortReply(reply, error);
+      });
+    },
   });
+}
+
+/** The upstream's body, streamed back. A stream (logs -f, stats) gets its headers at once, as from the daemon. */
+export function sendUpstreamStream(reply: FastifyReply, response: UpstreamResponse): void {
+  reply.send(response.stream);
+  if (response.headers['content-length'] === undefined) reply.raw.flushHeaders();
 }
 
 /** Fail closed: an error after the upstream answered must never let unfiltered bytes out. */
@@ -82,4 +90,64 @@ export async function readBody(stream: Readable, maxBytes: number): Promise<Buff
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * Fetches `pathWithQuery` upstream for a filter, with the client's end-to-end headers, aborting the upstream
+ * request when the client goes away. Sends the 502 itself and returns undefined if the upstream is unreachable.
+ */
+export async function fetchForFilter(
+  upstream: Upstream,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  version: ApiVersion | undefined,
+  pathWithQuery: string,
+): Promise<Dispatcher.ResponseData | undefined> {
+  const abort = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) abort.abort();
+  });
+  const headers = endToEndHeaders(request.headers);
+  delete headers.host;
+  try {
+    return await upstream.request({ method: 'GET', path: pathWithQuery, headers, signal: abort.signal });
+  } catch (error) {
+    request.decision = 'upstream-error';
+    sendDockerError(reply, upstream, dockerError(502, `docker-sieve: upstream unavailable: ${(error as Error).message}`, version));
+    return undefined;
+  }
+}
+
+/**
+ * Streams `response` back through `filter`. The status and headers are the upstream's, less Content-Length.
+ * An error in either stream cuts the connection: a client never sees an end to a list that was not filtered.
+ */
+export function sendFiltered(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  response: Dispatcher.ResponseData,
+  filter: Transform,
+  summary: { kept: number; seen: number },
+): void {
+  const headers = endToEndHeaders(response.headers);
+  delete headers['content-length'];
+  request.decision = 'filtered';
+  request.listSummary = summary;
+  pipeline(response.body, filter, () => {
+    // Errors reach the client through `filter`, which reply.send turns into a cut connection.
+  });
+  reply.code(response.statusCode).headers(headers).send(filter);
+  // Headers go out at once, as the daemon's do: a client of a quiet stream must not wait for the first record.
+  reply.raw.flushHeaders();
+}
+
+export function withQuery(path: string, query: string): string {
+  return query === '' ? path : `${path}?${query}`;
+}
+
+/** Sends an upstream answer back unchanged (a filter's non-200, say). */
+export function sendUnchanged(request: FastifyRequest, reply: FastifyReply, response: Dispatcher.ResponseData): void {
+  request.decision = 'passed';
+  reply.code(response.statusCode).headers(endToEndHeaders(response.headers)).send(response.body);
+  if (response.headers['content-length'] === undefined) reply.raw.flushHeaders();
 }

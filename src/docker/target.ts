@@ -24,8 +24,11 @@ export type Target =
   | (Common & { readonly kind: 'container-create'; readonly path: string })
   | (Common & { readonly kind: 'containers-prune'; readonly path: string })
   /** POST /commit?container=, POST /build?networkmode=container:: a container ref in the query. */
-  | (Common & { readonly kind: 'commit' | 'build'; readonly path: string })
-  | (Common & { readonly kind: 'events' | 'system-df' | 'networks-list'; readonly path: string })
+  | (Common & { readonly kind: 'commit'; readonly path: string })
+  | (Common & { readonly kind: 'build'; readonly path: string })
+  | (Common & { readonly kind: 'events'; readonly path: string })
+  | (Common & { readonly kind: 'system-df'; readonly path: string })
+  | (Common & { readonly kind: 'networks-list'; readonly path: string })
   | (Common & { readonly kind: 'network'; readonly path: string; readonly id: string })
   /** POST /networks/{id}/connect|disconnect: `{"Container": ref}` in the body. */
   | (Common & { readonly kind: 'network-connect'; readonly path: string })

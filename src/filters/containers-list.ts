@@ -1,15 +1,13 @@
 // GET /containers/json: the upstream's array, streamed, with hidden containers dropped and kept elements
 // emitted byte for byte. `limit` is applied here, after filtering, because the daemon applies it before we
 // see the list.
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
+import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { JsonArraySplitter, MalformedJsonError } from '../stream/json-array.js';
 import { ownName, type Policy } from '../policy.js';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
-import { dockerError } from '../docker/errors.js';
-import { sendDockerError } from '../forward.js';
-import { endToEndHeaders } from '../upstream.js';
+import { fetchForFilter, sendFiltered, sendUnchanged, withQuery } from '../forward.js';
 
 export interface ListQuery {
   /** The query to send upstream. */
@@ -98,41 +96,13 @@ export async function containersListRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const { upstream, policy } = sieve;
   const plan = planListQuery(target.query);
-  const abort = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  });
-  const headers = endToEndHeaders(request.headers);
-  delete headers.host;
-  let response;
-  try {
-    response = await upstream.request({
-      method: 'GET',
-      path: plan.upstreamQuery === '' ? target.path : `${target.path}?${plan.upstreamQuery}`,
-      headers,
-      signal: abort.signal,
-    });
-  } catch (error) {
-    request.decision = 'upstream-error';
-    sendDockerError(reply, upstream, dockerError(502, `docker-sieve: upstream unavailable: ${(error as Error).message}`, target.version));
-    return;
-  }
-  const responseHeaders = endToEndHeaders(response.headers);
+  const response = await fetchForFilter(sieve.upstream, request, reply, target.version, withQuery(target.path, plan.upstreamQuery));
+  if (response === undefined) return;
   if (response.statusCode !== 200) {
-    request.decision = 'passed';
-    reply.code(response.statusCode).headers(responseHeaders).send(response.body);
+    sendUnchanged(request, reply, response);
     return;
   }
-  // The filtered body has another length: never copy the upstream's.
-  delete responseHeaders['content-length'];
   const summary: ListSummary = { kept: 0, seen: 0 };
-  request.decision = 'filtered';
-  request.listSummary = summary;
-  const filtered = filterContainerList(policy, plan.limit, summary);
-  pipeline(response.body, filtered, () => {
-    // Errors reach the client through `filtered`: reply.send destroys the connection rather than end it cleanly.
-  });
-  reply.code(200).headers(responseHeaders).send(filtered);
+  sendFiltered(request, reply, response, filterContainerList(sieve.policy, plan.limit, summary), summary);
 }
