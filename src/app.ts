@@ -15,6 +15,8 @@ import { containerRoute } from './container-gate.js';
 import { createExecResolver, execRoute } from './exec-gate.js';
 import { containersListRoute } from './filters/containers-list.js';
 import { eventsRoute } from './filters/events.js';
+import { containerRefsRoute } from './filters/container-refs.js';
+import { containersPruneRoute } from './filters/containers-prune.js';
 import type { Sieve } from './sieve.js';
 
 export interface SieveOptions {
@@ -48,15 +50,15 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   'containers-list': containersListRoute,
   container: containerRoute,
   // Not filtered yet (issue 3): forwarded as they are, and logged as such.
-  'container-create': passUnfiltered,
-  'containers-prune': passUnfiltered,
-  commit: passUnfiltered,
-  build: passUnfiltered,
+  'container-create': containerRefsRoute,
+  'containers-prune': containersPruneRoute,
+  commit: containerRefsRoute,
+  build: containerRefsRoute,
   events: eventsRoute,
   'system-df': passUnfiltered,
   'networks-list': passUnfiltered,
   network: passUnfiltered,
-  'network-connect': passUnfiltered,
+  'network-connect': containerRefsRoute,
   exec: execRoute,
   'swarm-list': passUnfiltered,
   'swarm-object': passUnfiltered,

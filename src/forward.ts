@@ -13,6 +13,9 @@ export interface UpstreamResponse {
 }
 
 export interface ForwardOptions {
+  /** A body already read (and judged), sent as these exact bytes instead of streaming the request's. */
+  readonly body?: Buffer;
+  readonly contentType?: string;
   /** Replaces the default (stream the body back unchanged). The status and headers are already set. */
   readonly onResponse?: (reply: FastifyReply, response: UpstreamResponse) => void | Promise<void>;
 }
@@ -29,6 +32,7 @@ export function forward(
   const onResponse = options.onResponse;
   return reply.from(upstream.pathPrefix + path, {
     queryString: () => query,
+    ...(options.body === undefined ? {} : { body: options.body, contentType: options.contentType ?? 'application/json' }),
     rewriteHeaders(headers) {
       upstream.observe(headers);
       return endToEndHeaders(headers);
