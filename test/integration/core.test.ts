@@ -1,34 +1,28 @@
 // The real chain: dockerd → HAProxy socket proxy → docker-sieve → the docker CLI and dockerode.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { AddressInfo } from 'node:net';
 import Docker from 'dockerode';
 import { request } from 'undici';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.js';
-import { parseConfig, type Env } from '../../src/config.js';
-import { docker, dockerOk, dockerSock, removeContainers, requireIntegration, runContainer, startSocketProxy, type SocketProxy } from './harness/index.js';
+import {
+  docker,
+  dockerOk,
+  dockerSock,
+  removeContainers,
+  requireIntegration,
+  runContainer,
+  startSieve,
+  startSocketProxy,
+  type RunningSieve,
+  type SocketProxy,
+} from './harness/index.js';
 
 const describeIntegration = requireIntegration();
-
-interface Sieve {
-  app: FastifyInstance;
-  host: string;
-  port: number;
-}
-
-async function startSieve(env: Env): Promise<Sieve> {
-  const app = await buildApp({ config: parseConfig({ LOG_LEVEL: 'silent', ...env }) });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const { port } = app.server.address() as AddressInfo;
-  return { app, port, host: `tcp://127.0.0.1:${port}` };
-}
 
 const FILTERS = { CONTAINER_NAMES: 'core-web', CONTAINER_LABELS: 'homepage.group=Media' };
 const NAMES = ['core-web-a', 'core-web-b', 'core-job', 'core-db', 'core-r3', 'core-reuse', 'core-last-hidden'];
 
 describeIntegration('core: docker CLI and dockerode through docker-sieve and HAProxy', () => {
   let proxy: SocketProxy;
-  let sieve: Sieve;
+  let sieve: RunningSieve;
   const ids: Record<string, string> = {};
 
   beforeAll(async () => {

@@ -25,6 +25,7 @@ export {
   type DockerResult,
   type RunContainerOptions,
 } from './dockerd.js';
+export { startSieve, type RunningSieve } from './sieve.js';
 export { SOCKET_PROXY_DEFAULTS, freePort, startSocketProxy, type SocketProxy } from './socket-proxy.js';
 
 /** True when globalSetup started the private dockerd. */
