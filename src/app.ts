@@ -6,7 +6,7 @@ import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { compilePolicy } from './policy.js';
-import { createUpstream, type Upstream } from './upstream.js';
+import { createUpstream, readUpstreamTls, type Upstream } from './upstream.js';
 import { createResolver, type Resolver, type ResolverOptions } from './resolver.js';
 import { classifyTarget, type Target } from './docker/target.js';
 import { dockerError } from './docker/errors.js';
@@ -14,10 +14,16 @@ import { forward, sendDockerError } from './forward.js';
 import { containerRoute } from './container-gate.js';
 import { createExecResolver, execRoute } from './exec-gate.js';
 import { containersListRoute } from './filters/containers-list.js';
+import { systemDfRoute } from './filters/system-df.js';
+import { networkRoute, networksListRoute } from './filters/networks.js';
+import { swarmListRoute, swarmObjectRoute } from './filters/swarm.js';
 import { eventsRoute } from './filters/events.js';
 import { containerRefsRoute } from './filters/container-refs.js';
 import { containersPruneRoute } from './filters/containers-prune.js';
 import type { Sieve } from './sieve.js';
+import type { Server as HttpsServer } from 'node:https';
+import { createClientAllowlist } from './allow-from.js';
+import { httpsServerOptions, watchTlsFiles } from './tls.js';
 
 export interface SieveOptions {
   readonly config: Config;
@@ -55,28 +61,46 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   commit: containerRefsRoute,
   build: containerRefsRoute,
   events: eventsRoute,
-  'system-df': passUnfiltered,
-  'networks-list': passUnfiltered,
-  network: passUnfiltered,
+  'system-df': systemDfRoute,
+  'networks-list': networksListRoute,
+  network: networkRoute,
   'network-connect': containerRefsRoute,
   exec: execRoute,
-  'swarm-list': passUnfiltered,
-  'swarm-object': passUnfiltered,
+  'swarm-list': swarmListRoute,
+  'swarm-object': swarmObjectRoute,
 };
 
 const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   const { config } = options;
   const policy = compilePolicy({ names: config.containerNames, labels: config.containerLabels });
-  const upstream: Upstream = createUpstream(config.upstream);
+  const log = app.log as unknown as Logger;
+  const upstream: Upstream = createUpstream(config.upstream, {
+    connectTimeoutMs: config.timeouts.upstreamConnectMs,
+    tls: readUpstreamTls(config.upstreamTls),
+  });
   const resolver: Resolver = createResolver({
     upstream,
     policy,
-    log: app.log as unknown as Logger,
+    log,
+    ttlMs: config.cacheTtlMs,
+    lookupTimeoutMs: config.timeouts.lookupMs,
     ...options.resolver,
   });
-  const execs = createExecResolver({ upstream, resolver });
-  const context: Sieve = { config, policy, upstream, resolver, execs };
+  const execs = createExecResolver({ upstream, resolver, lookupTimeoutMs: config.timeouts.lookupMs });
+  const allowlist = createClientAllowlist(config.allowFrom, log);
+  await allowlist.refresh();
+  const context: Sieve = { config, policy, upstream, resolver, execs, allowlist };
   app.decorate('sieve', context);
+
+  if (allowlist.active) {
+    // First thing on every request: a client that is not allowed learns nothing, not even what the upstream is.
+    app.addHook('onRequest', async (request, reply) => {
+      if (allowlist.allows(request.socket.remoteAddress)) return;
+      request.decision = 'refused';
+      request.log.warn({ client: request.socket.remoteAddress }, 'client not in ALLOW_FROM');
+      return sendDockerError(reply, upstream, dockerError(403, 'docker-sieve: this client is not in ALLOW_FROM', undefined));
+    });
+  }
 
   if (!policy.filtering) {
     app.log.warn('neither CONTAINER_NAMES nor CONTAINER_LABELS is set: every container is visible');
@@ -124,6 +148,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
 
   app.addHook('onClose', async () => {
     resolver.close();
+    allowlist.close();
   });
 };
 
@@ -133,6 +158,8 @@ export const sieve = fp(sievePlugin, { fastify: '5.x', name: 'docker-sieve' });
 declare module 'fastify' {
   interface FastifyInstance {
     sieve: Sieve;
+    /** Reads the TLS certificates again (SIGHUP); a no-op without TLS. */
+    reloadTls(): void;
   }
 }
 
@@ -142,8 +169,17 @@ export interface BuildOptions extends SieveOptions {
 }
 
 export async function buildApp(options: BuildOptions): Promise<FastifyInstance> {
+  const { config } = options;
+  const serverOptions = {
+    // Slow clients (slowloris) are cut when their headers do not arrive in time.
+    headersTimeout: config.timeouts.clientHeadersMs,
+    connectionsCheckingInterval: Math.min(1_000, config.timeouts.clientHeadersMs),
+  };
   const app = Fastify({
-    logger: options.logger ?? { level: options.config.logLevel },
+    ...(config.tls === undefined ? { http: serverOptions } : { https: { ...httpsServerOptions(config.tls), ...serverOptions } }),
+    // Between requests only: a response in progress, however quiet, is never cut.
+    keepAliveTimeout: config.timeouts.clientIdleMs,
+    logger: options.logger ?? { level: config.logLevel },
     // One line per request, written by our onResponse hook with the decision in it.
     logController: new LogController({ disableRequestLogging: true }),
     exposeHeadRoutes: false,
@@ -152,5 +188,12 @@ export async function buildApp(options: BuildOptions): Promise<FastifyInstance> 
     return503OnClosing: false,
   });
   await app.register(sieve, options);
+  if (config.tls !== undefined) {
+    const reloader = watchTlsFiles(app.server as unknown as HttpsServer, config.tls, app.log as unknown as Logger);
+    app.decorate('reloadTls', () => reloader.reload('SIGHUP'));
+    app.addHook('onClose', async () => reloader.close());
+  } else {
+    app.decorate('reloadTls', () => undefined);
+  }
   return app;
 }

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
+import { parseAllowEntry } from './allow-from.js';
 
 export interface LabelRule {
   readonly key: string;
@@ -14,9 +15,37 @@ export type UpstreamTarget =
   | { readonly kind: 'tcp'; readonly origin: string; readonly pathPrefix: string; readonly tls: boolean }
   | { readonly kind: 'unix'; readonly socketPath: string };
 
+/** Paths of PEM files. */
+export interface TlsFiles {
+  readonly cert: string;
+  readonly key: string;
+  /** Set: client certificates are required and verified against it (mTLS, like dockerd --tlsverify). */
+  readonly ca: string | undefined;
+}
+
+export interface UpstreamTls {
+  readonly ca: string | undefined;
+  readonly cert: string | undefined;
+  readonly key: string | undefined;
+}
+
+export interface Timeouts {
+  /** Connecting to the upstream. */
+  readonly upstreamConnectMs: number;
+  /** A gate's lookup (inspect) upstream, headers and body. */
+  readonly lookupMs: number;
+  /** A client's request headers must arrive within this (slowloris). */
+  readonly clientHeadersMs: number;
+  /** An idle keep-alive connection between two requests. Never applies to a response in progress. */
+  readonly clientIdleMs: number;
+  /** On SIGTERM, how long in-flight requests may finish before connections are cut. */
+  readonly shutdownGraceMs: number;
+}
+
 export interface Config {
   readonly proxyUrl: string;
   readonly upstream: UpstreamTarget;
+  readonly upstreamTls: UpstreamTls;
   readonly containerNames: readonly string[];
   readonly containerLabels: readonly LabelRule[];
   readonly scrubEnvs: boolean;
@@ -24,6 +53,15 @@ export interface Config {
   /** undefined: every interface, IPv4 and IPv6. */
   readonly listenAddress: string | undefined;
   readonly logLevel: string;
+  /** undefined: plain HTTP. */
+  readonly tls: TlsFiles | undefined;
+  /** CIDRs and host names allowed to connect; empty: everyone. */
+  readonly allowFrom: readonly string[];
+  /** undefined: no metrics listener. */
+  readonly metricsPort: number | undefined;
+  /** How long a resolved container (or a name mapping while events are watched) is cached. */
+  readonly cacheTtlMs: number;
+  readonly timeouts: Timeouts;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +142,44 @@ export function parseProxyUrl(raw: string | undefined): UpstreamTarget {
   return { kind: 'tcp', origin: url.origin, pathPrefix, tls: url.protocol === 'https:' };
 }
 
+/** Seconds, as a decimal number, into milliseconds. */
+export function parseSeconds(variable: string, raw: string | undefined, fallbackSeconds: number): number {
+  if (raw === undefined || raw.trim() === '') return fallbackSeconds * 1000;
+  const value = raw.trim();
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value)) throw new ConfigError(variable, `"${raw}" is not a number of seconds`);
+  return Math.round(Number(value) * 1000);
+}
+
+function parseAllowFrom(raw: string | undefined): string[] {
+  const items = parseList(raw);
+  for (const item of items) {
+    try {
+      parseAllowEntry(item);
+    } catch (error) {
+      throw new ConfigError('ALLOW_FROM', (error as Error).message);
+    }
+  }
+  return items;
+}
+
+function optionalPath(env: Env, variable: string): string | undefined {
+  const value = env[variable]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function parseTls(env: Env): TlsFiles | undefined {
+  const cert = optionalPath(env, 'TLS_CERT');
+  const key = optionalPath(env, 'TLS_KEY');
+  const ca = optionalPath(env, 'TLS_CA');
+  if (cert === undefined && key === undefined) {
+    if (ca !== undefined) throw new ConfigError('TLS_CA', 'needs TLS_CERT and TLS_KEY as well');
+    return undefined;
+  }
+  if (cert === undefined) throw new ConfigError('TLS_CERT', 'is required when TLS_KEY is set');
+  if (key === undefined) throw new ConfigError('TLS_KEY', 'is required when TLS_CERT is set');
+  return { cert, key, ca };
+}
+
 export function parseConfig(env: Env): Config {
   const upstream = parseProxyUrl(env.PROXY_URL);
   const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase() || 'info';
@@ -111,6 +187,14 @@ export function parseConfig(env: Env): Config {
     throw new ConfigError('LOG_LEVEL', `"${env.LOG_LEVEL}" is not one of ${LOG_LEVELS.join(', ')}`);
   }
   const listenAddress = env.LISTEN_ADDRESS?.trim() || undefined;
+  const upstreamTls = { ca: optionalPath(env, 'PROXY_CA'), cert: optionalPath(env, 'PROXY_CERT'), key: optionalPath(env, 'PROXY_KEY') };
+  if ((upstreamTls.ca ?? upstreamTls.cert ?? upstreamTls.key) !== undefined && !(upstream.kind === 'tcp' && upstream.tls)) {
+    throw new ConfigError('PROXY_CA', 'PROXY_CA, PROXY_CERT and PROXY_KEY need an https:// PROXY_URL');
+  }
+  if ((upstreamTls.cert === undefined) !== (upstreamTls.key === undefined)) {
+    throw new ConfigError(upstreamTls.cert === undefined ? 'PROXY_CERT' : 'PROXY_KEY', 'PROXY_CERT and PROXY_KEY go together');
+  }
+  const metricsPort = env.METRICS_PORT?.trim() ? parsePort('METRICS_PORT', env.METRICS_PORT, 0) : undefined;
   return Object.freeze({
     proxyUrl: env.PROXY_URL!.trim(),
     upstream: Object.freeze(upstream),
@@ -120,6 +204,18 @@ export function parseConfig(env: Env): Config {
     port: parsePort('PORT', env.PORT, 2375),
     listenAddress,
     logLevel,
+    upstreamTls: Object.freeze(upstreamTls),
+    tls: parseTls(env),
+    allowFrom: Object.freeze(parseAllowFrom(env.ALLOW_FROM)),
+    metricsPort,
+    cacheTtlMs: parseSeconds('CACHE_TTL', env.CACHE_TTL, 30),
+    timeouts: Object.freeze({
+      upstreamConnectMs: parseSeconds('UPSTREAM_CONNECT_TIMEOUT', env.UPSTREAM_CONNECT_TIMEOUT, 5),
+      lookupMs: parseSeconds('LOOKUP_TIMEOUT', env.LOOKUP_TIMEOUT, 10),
+      clientHeadersMs: parseSeconds('CLIENT_HEADERS_TIMEOUT', env.CLIENT_HEADERS_TIMEOUT, 10),
+      clientIdleMs: parseSeconds('CLIENT_IDLE_TIMEOUT', env.CLIENT_IDLE_TIMEOUT, 60),
+      shutdownGraceMs: parseSeconds('SHUTDOWN_GRACE', env.SHUTDOWN_GRACE, 10),
+    }),
   });
 }
 

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => {
       app.log.warn('grace period over, closing remaining connections');
       app.server.closeAllConnections();
-    }, 10_000);
+    }, config.timeouts.shutdownGraceMs);
     force.unref();
     app.server.closeIdleConnections();
     app.close().then(
@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       },
     );
   };
+  process.on('SIGHUP', () => app.reloadTls());
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }

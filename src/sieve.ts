@@ -4,6 +4,7 @@ import type { Policy } from './policy.js';
 import type { Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
 import type { ExecResolver } from './exec-gate.js';
+import type { ClientAllowlist } from './allow-from.js';
 
 export interface Sieve {
   readonly config: Config;
@@ -11,6 +12,7 @@ export interface Sieve {
   readonly upstream: Upstream;
   readonly resolver: Resolver;
   readonly execs: ExecResolver;
+  readonly allowlist: ClientAllowlist;
 }
 
 declare module 'fastify' {

@@ -1,7 +1,10 @@
 // The one client to PROXY_URL, shared by the pass-through proxy, the resolver and the filters.
 import { Pool, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { UpstreamTarget } from './config.js';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import type { UpstreamTarget, UpstreamTls } from './config.js';
 
 /** Headers every daemon answer carries; a synthesized error copies them from a recent real answer. */
 const DAEMON_HEADERS = ['api-version', 'docker-experimental', 'ostype', 'server'] as const;
@@ -48,10 +51,35 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export function createUpstream(target: UpstreamTarget): Upstream {
+/** PEM material for an https upstream (a remote dockerd with --tlsverify). */
+export interface UpstreamTlsMaterial {
+  readonly ca?: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
+export function readUpstreamTls(files: UpstreamTls): UpstreamTlsMaterial {
+  return {
+    ...(files.ca === undefined ? {} : { ca: readFileSync(files.ca) }),
+    ...(files.cert === undefined ? {} : { cert: readFileSync(files.cert) }),
+    ...(files.key === undefined ? {} : { key: readFileSync(files.key) }),
+  };
+}
+
+export interface UpstreamOptions {
+  readonly connectTimeoutMs?: number;
+  readonly tls?: UpstreamTlsMaterial;
+}
+
+export function createUpstream(target: UpstreamTarget, upstreamOptions: UpstreamOptions = {}): Upstream {
   // No body or header timeout at this level: events, logs -f and attach stay open for as long as they like.
   // Lookups pass their own timeout.
-  const options = { headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 };
+  const options = {
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    keepAliveTimeout: 30_000,
+    connect: { timeout: upstreamOptions.connectTimeoutMs ?? 5_000, ...upstreamOptions.tls },
+  };
   const base = target.kind === 'unix' ? 'http://localhost' : target.origin;
   const pathPrefix = target.kind === 'unix' ? '' : target.pathPrefix;
   const dispatcher =
@@ -88,4 +116,60 @@ export function createUpstream(target: UpstreamTarget): Upstream {
     },
   };
   return upstream;
+}
+
+export interface RawConnectOptions {
+  /** Time to connect (and, for https, to finish the TLS handshake). */
+  readonly timeoutMs: number;
+  /** Extra TLS options for an https upstream (a CA, a client certificate). */
+  readonly tls?: Pick<TlsConnectionOptions, 'ca' | 'cert' | 'key'>;
+}
+
+/**
+ * Opens a connection of its own to the upstream, for a relay that speaks HTTP itself: the upgrade of exec and
+ * attach, whose socket the pool cannot hand over. Half-open is allowed, so `docker exec -i` can send its EOF
+ * and still read the rest of the output. Resolves once connected (for https, once TLS is up).
+ */
+export function connectRawUpstream(target: UpstreamTarget, options: RawConnectOptions): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    let socket: Socket;
+    let ready: 'connect' | 'secureConnect' = 'connect';
+    if (target.kind === 'unix') {
+      socket = netConnect({ path: target.socketPath, allowHalfOpen: true });
+    } else {
+      const url = new URL(target.origin);
+      const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+      const port = Number(url.port || (target.tls ? 443 : 80));
+      if (target.tls) {
+        ready = 'secureConnect';
+        socket = tlsConnect({
+          ...options.tls,
+          host,
+          port,
+          servername: isIP(host) === 0 ? host : undefined,
+          ALPNProtocols: ['http/1.1'],
+          allowHalfOpen: true,
+        } as TlsConnectionOptions);
+      } else {
+        socket = netConnect({ host, port, allowHalfOpen: true });
+      }
+    }
+    const timer = setTimeout(() => socket.destroy(new Error(`connect timed out after ${options.timeoutMs} ms`)), options.timeoutMs);
+    const onError = (error: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(error);
+    };
+    socket.once('error', onError);
+    socket.once(ready, () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/** The Host header for a request written to the upstream by hand: what the pool sends for the same target. */
+export function upstreamHostHeader(target: UpstreamTarget): string {
+  return target.kind === 'unix' ? 'localhost' : new URL(target.origin).host;
 }

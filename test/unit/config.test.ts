@@ -22,6 +22,35 @@ describe('parseConfig: defaults', () => {
   });
 });
 
+describe('parseConfig: hardening options', () => {
+  it('has defaults that never cut a long stream, and reads seconds', () => {
+    const config = parseConfig(base);
+    expect(config.timeouts).toEqual({ upstreamConnectMs: 5000, lookupMs: 10000, clientHeadersMs: 10000, clientIdleMs: 60000, shutdownGraceMs: 10000 });
+    expect(config).toMatchObject({ tls: undefined, allowFrom: [], metricsPort: undefined, cacheTtlMs: 30000 });
+    expect(parseConfig({ ...base, LOOKUP_TIMEOUT: '2.5', CACHE_TTL: '0' })).toMatchObject({ timeouts: { lookupMs: 2500 }, cacheTtlMs: 0 });
+  });
+
+  it('reads TLS files, the upstream TLS files and ALLOW_FROM', () => {
+    const config = parseConfig({
+      PROXY_URL: 'https://remote:2376',
+      PROXY_CA: '/p/ca.pem',
+      PROXY_CERT: '/p/cert.pem',
+      PROXY_KEY: '/p/key.pem',
+      TLS_CERT: '/t/cert.pem',
+      TLS_KEY: '/t/key.pem',
+      TLS_CA: '/t/ca.pem',
+      ALLOW_FROM: '127.0.0.1, 10.0.0.0/8, homepage',
+      METRICS_PORT: '9100',
+    });
+    expect(config).toMatchObject({
+      upstreamTls: { ca: '/p/ca.pem', cert: '/p/cert.pem', key: '/p/key.pem' },
+      tls: { cert: '/t/cert.pem', key: '/t/key.pem', ca: '/t/ca.pem' },
+      allowFrom: ['127.0.0.1', '10.0.0.0/8', 'homepage'],
+      metricsPort: 9100,
+    });
+  });
+});
+
 describe('parseConfig: PROXY_URL', () => {
   it.each([
     ['http://socket-proxy:2375', { kind: 'tcp', origin: 'http://socket-proxy:2375', pathPrefix: '' }],
@@ -47,6 +76,14 @@ describe('parseConfig: errors name the variable', () => {
     [{ ...base, PORT: 'http' }, 'PORT: "http" is not a port number'],
     [{ ...base, SCRUB_ENVS: 'maybe' }, 'SCRUB_ENVS: "maybe" is not a boolean (use true/false, 1/0 or yes/no)'],
     [{ ...base, LOG_LEVEL: 'loud' }, 'LOG_LEVEL: "loud" is not one of fatal, error, warn, info, debug, trace, silent'],
+    [{ ...base, TLS_CERT: '/c.pem' }, 'TLS_KEY: is required when TLS_CERT is set'],
+    [{ ...base, TLS_KEY: '/k.pem' }, 'TLS_CERT: is required when TLS_KEY is set'],
+    [{ ...base, TLS_CA: '/ca.pem' }, 'TLS_CA: needs TLS_CERT and TLS_KEY as well'],
+    [{ ...base, PROXY_CA: '/ca.pem' }, 'PROXY_CA: PROXY_CA, PROXY_CERT and PROXY_KEY need an https:// PROXY_URL'],
+    [{ PROXY_URL: 'https://x:2376', PROXY_CERT: '/c.pem' }, 'PROXY_KEY: PROXY_CERT and PROXY_KEY go together'],
+    [{ ...base, METRICS_PORT: '99999' }, 'METRICS_PORT: 99999 is out of range (1-65535)'],
+    [{ ...base, LOOKUP_TIMEOUT: '5s' }, 'LOOKUP_TIMEOUT: "5s" is not a number of seconds'],
+    [{ ...base, ALLOW_FROM: '10.0.0.0/40' }, 'ALLOW_FROM: "10.0.0.0/40" is not a CIDR'],
   ])('%j', (env, message) => {
     let caught: unknown;
     try {

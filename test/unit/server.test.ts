@@ -79,4 +79,34 @@ describe('docker-sieve process', () => {
     const requestLine = run.stdout.split('\n').find((line) => line.includes('"path":"/version"'));
     expect(JSON.parse(requestLine!)).toMatchObject({ method: 'GET', path: '/version', status: 200, decision: 'passed' });
   });
+
+  it('on SIGTERM lets an in-flight request finish, cuts a stream after the grace period, and exits 0', async () => {
+    upstream = await startFakeUpstream();
+    upstream.on('GET', '/slow', async (r, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      json(200, { slow: true })(r, res);
+    });
+    upstream.on('GET', '/events', (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+    });
+    const port = await freePortFor();
+    const server = runServer({ PROXY_URL: upstream.url, PORT: String(port), SHUTDOWN_GRACE: '2' }, mkdtempSync(join(tmpdir(), 'sieve-cwd-')), true);
+    await server.listening;
+    const stream = await request(`http://127.0.0.1:${port}/events`);
+    const streamEnded = stream.body.text().then(
+      () => 'ended',
+      () => 'cut',
+    );
+    const slow = request(`http://127.0.0.1:${port}/slow`).then(async (r) => ({ status: r.statusCode, body: await r.body.json() }));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const signalledAt = Date.now();
+    server.kill('SIGTERM');
+    expect(await slow).toEqual({ status: 200, body: { slow: true } });
+    const run = await server.done;
+    expect(run.code).toBe(0);
+    expect(await streamEnded).toMatch(/ended|cut/);
+    expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(1500);
+    expect(Date.now() - signalledAt).toBeLessThan(6000);
+  });
 });
