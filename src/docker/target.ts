@@ -137,8 +137,8 @@ export function classifyTarget(method: string, rawUrl: string): Target {
   const context: FamilyContext = { method, rest, prefix, version, query };
 
   if (family !== undefined) {
-    const classify = FAMILIES[family];
-    if (classify !== undefined) return classify(context);
+    // Own keys only: a path segment such as `__proto__` must not reach Object.prototype.
+    if (Object.hasOwn(FAMILIES, family)) return FAMILIES[family]!(context);
     if (Object.hasOwn(FAMILIES, family.toLowerCase())) {
       // The daemon matches case-sensitively (404); refusing keeps a case-insensitive socket proxy honest.
       return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, version, query };
@@ -238,7 +238,7 @@ function classifyContainers({ method, rest, prefix, version, query }: FamilyCont
   if (method === 'DELETE') {
     return { kind: 'container', ref: rest.join('/'), action: '', version, query };
   }
-  const actions = CONTAINER_ACTIONS[method];
+  const actions = Object.hasOwn(CONTAINER_ACTIONS, method) ? CONTAINER_ACTIONS[method] : undefined;
   if (actions === undefined) return refuse;
   // `{name:.*}` is greedy, so the action is the tail: two segments for attach/ws, one otherwise.
   for (const width of [2, 1]) {

@@ -112,6 +112,9 @@ const cases: Array<[method: string, url: string, expected: Expected]> = [
   ['GET', '/containers/web-a%00/json', { kind: 'refuse', status: 400 }],
   ['GET', '/containers/web-a%252Fjson', { kind: 'refuse', status: 400 }],
   ['GET', 'containers/json', { kind: 'refuse', status: 400 }],
+  // found by the property test: a segment named like an Object.prototype key
+  ['GET', '/__proto__', { kind: 'pass', path: '/__proto__' }],
+  ['GET', '/constructor/x', { kind: 'pass', path: '/constructor/x' }],
 ];
 
 describe('classifyTarget', () => {
