@@ -49,6 +49,8 @@ export interface ResolverStats {
 export interface Resolver {
   resolveContainerRef(ref: string): Promise<Resolution>;
   readonly stats: ResolverStats;
+  /** How many entries each cache holds now (bounded by maxEntries). */
+  readonly cacheEntries: { refs: number; containers: number };
   /** True while the upstream's event stream is connected. */
   readonly watching: boolean;
   close(): void;
@@ -193,6 +195,9 @@ export function createResolver(options: ResolverOptions): Resolver {
 
   return {
     stats,
+    get cacheEntries() {
+      return { refs: refs.size, containers: byId.size };
+    },
     get watching() {
       return watching;
     },

@@ -1,0 +1,90 @@
+// Upstream faults and resource bounds: down and back, slow, many random refs.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { parseConfig, type Env } from '../../src/config.js';
+import { json, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
+
+let app: FastifyInstance | undefined;
+let upstream: FakeUpstream | undefined;
+
+afterEach(async () => {
+  await app?.close();
+  await upstream?.close();
+  app = undefined;
+  upstream = undefined;
+});
+
+async function build(env: Env, resolver = {}): Promise<FastifyInstance> {
+  app = await buildApp({ config: parseConfig({ LOG_LEVEL: 'silent', CONTAINER_NAMES: 'web', ...env }), resolver: { watchEvents: false, ...resolver } });
+  return app;
+}
+
+describe('upstream down, then back', () => {
+  it('answers a fast Docker-style 502 while it is down and recovers without a restart', async () => {
+    // Take a port, then free it: nothing listens there until the upstream "comes back".
+    const probe: Server = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+
+    await build({ PROXY_URL: `http://127.0.0.1:${port}` });
+    for (const url of ['/version', '/containers/json', '/containers/web-a/json', '/events']) {
+      const started = Date.now();
+      const response = await app!.inject({ method: 'GET', url });
+      expect(response.statusCode).toBe(502);
+      expect(response.headers['content-type']).toBe('application/json');
+      expect(response.json().message).toMatch(/^docker-sieve: /);
+      expect(Date.now() - started).toBeLessThan(1000);
+    }
+
+    const back = createServer((req, res) => {
+      if (req.url === '/version') json(200, { Version: 'back' })({ method: 'GET', url: '/version', headers: {}, body: Buffer.alloc(0) }, res);
+      else json(404, { message: 'page not found' })({ method: 'GET', url: req.url ?? '', headers: {}, body: Buffer.alloc(0) }, res);
+    });
+    await new Promise<void>((resolve) => back.listen(port, '127.0.0.1', resolve));
+    try {
+      const response = await app!.inject({ method: 'GET', url: '/version' });
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toEqual({ Version: 'back' });
+    } finally {
+      back.closeAllConnections();
+      await new Promise<void>((resolve) => back.close(() => resolve()));
+    }
+  });
+
+  it('times a slow lookup out with a 502 (LOOKUP_TIMEOUT) and forwards nothing', async () => {
+    upstream = await startFakeUpstream();
+    upstream.on('GET', '/containers/web-a/json', async (r, res) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      json(200, { Id: 'a'.repeat(64), Name: '/web-a', Config: { Labels: {} } })(r, res);
+    });
+    await build({ PROXY_URL: upstream.url, LOOKUP_TIMEOUT: '0.3' });
+    const started = Date.now();
+    const response = await app!.inject({ method: 'GET', url: '/containers/web-a/logs' });
+    expect(response.statusCode).toBe(502);
+    expect(Date.now() - started).toBeLessThan(1200);
+    expect(upstream.requests.filter((r) => r.url.includes('/logs'))).toEqual([]);
+  });
+});
+
+describe('many random refs', () => {
+  it('looks each distinct ref up once per TTL, shares concurrent lookups, and keeps the caches bounded', async () => {
+    upstream = await startFakeUpstream();
+    upstream.on('GET', /^\/containers\/.+\/json$/, json(404, { message: 'No such container' }));
+    await build({ PROXY_URL: upstream.url }, { maxEntries: 500 });
+    const refs = Array.from({ length: 3000 }, (_, i) => `random-${i}`);
+    // Every ref twice, the second time while the first lookup may still be in flight.
+    const answers = await Promise.all(
+      refs.flatMap((ref) => [app!.inject({ method: 'GET', url: `/containers/${ref}/json` }), app!.inject({ method: 'GET', url: `/containers/${ref}/top` })]),
+    );
+    expect(answers.every((a) => a.statusCode === 404)).toBe(true);
+    expect(upstream.requests).toHaveLength(refs.length);
+    const { resolver } = app!.sieve;
+    expect(resolver.stats.lookups).toBe(refs.length);
+    expect(resolver.cacheEntries.refs).toBeLessThanOrEqual(500);
+    expect(resolver.cacheEntries.refs).toBeGreaterThan(0);
+  });
+});
