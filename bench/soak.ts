@@ -1,0 +1,94 @@
+// Soak: 100,000 mixed requests through docker-sieve on loopback (list, inspect of known and random refs,
+// ping, version), reporting docker-sieve's RSS before and after. Bounded in count and time; exits 1 if RSS
+// grew by 20 MB or more.
+//   npx tsx bench/soak.ts [requests]
+import { Pool } from 'undici';
+import { startStaticUpstream } from './support/static-upstream.js';
+import { startSieveProcess } from './support/sieve-process.js';
+
+export interface SoakResult {
+  requests: number;
+  seconds: number;
+  rssBeforeMb: number;
+  rssAfterMb: number;
+  growthMb: number;
+  statuses: Record<string, number>;
+  upstreamInspects: number;
+}
+
+const MAX_SECONDS = 240;
+
+export async function runSoak(total = 100_000, concurrency = 32): Promise<SoakResult> {
+  const upstream = await startStaticUpstream({ containers: 50 });
+  const sieve = await startSieveProcess({ PROXY_URL: upstream.url, CONTAINER_NAMES: 'web', CACHE_TTL: '2' });
+  const pool = new Pool(sieve.url, { connections: concurrency });
+  const statuses: Record<string, number> = {};
+  let sent = 0;
+  const started = Date.now();
+
+  const pick = (i: number): { method: 'GET' | 'HEAD'; path: string } => {
+    switch (i % 6) {
+      case 0:
+        return { method: 'GET', path: '/v1.41/containers/json?all=1' };
+      case 1:
+        return { method: 'GET', path: `/containers/web-${(i % 25) * 2}/json` };
+      case 2:
+        // A fresh random ref every time: the resolver must not keep them all.
+        return { method: 'GET', path: `/containers/random-${i}-${Math.random().toString(36).slice(2)}/json` };
+      case 3:
+        return { method: 'HEAD', path: '/_ping' };
+      case 4:
+        return { method: 'GET', path: `/containers/db-${(i % 25) * 2 + 1}/logs` };
+      default:
+        return { method: 'GET', path: '/v1.41/version' };
+    }
+  };
+
+  async function worker(count: number): Promise<void> {
+    while (sent < count && Date.now() - started < MAX_SECONDS * 1000) {
+      const { method, path } = pick(sent++);
+      const response = await pool.request({ method, path });
+      await response.body.dump();
+      statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
+    }
+  }
+
+  try {
+    // Warm up (JIT, pools, caches), then measure.
+    await Promise.all(Array.from({ length: concurrency }, () => worker(5_000)));
+    const before = sieve.rssBytes();
+    sent = 0;
+    const measuredStart = Date.now();
+    await Promise.all(Array.from({ length: concurrency }, () => worker(total)));
+    const after = sieve.rssBytes();
+    return {
+      requests: sent,
+      seconds: (Date.now() - measuredStart) / 1000,
+      rssBeforeMb: before / 1024 / 1024,
+      rssAfterMb: after / 1024 / 1024,
+      growthMb: (after - before) / 1024 / 1024,
+      statuses,
+      upstreamInspects: upstream.counts.get('inspect') ?? 0,
+    };
+  } finally {
+    await pool.close();
+    await sieve.stop();
+    await upstream.close();
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const total = Number(process.argv[2] ?? 100_000);
+  const result = await runSoak(total);
+  console.log(
+    `soak: ${result.requests} requests in ${result.seconds.toFixed(1)} s; RSS ${result.rssBeforeMb.toFixed(1)} MB → ${result.rssAfterMb.toFixed(1)} MB (${result.growthMb >= 0 ? '+' : ''}${result.growthMb.toFixed(1)} MB); statuses ${JSON.stringify(result.statuses)}`,
+  );
+  if (result.requests < total) {
+    console.error(`soak: only ${result.requests} of ${total} requests within ${MAX_SECONDS} s`);
+    process.exit(1);
+  }
+  if (result.growthMb >= 20) {
+    console.error('soak: RSS grew by 20 MB or more');
+    process.exit(1);
+  }
+}
