@@ -89,11 +89,11 @@ export function filterNetwork(network: unknown, decisions: NetworkDecisions, sum
   if (containers !== undefined) {
     const kept: Array<[string, unknown]> = [];
     for (const [key, endpoint] of Object.entries(containers)) {
+      const endpointId = asObject(endpoint, 'a network endpoint').EndpointID;
       summary.seen++;
       if (!decisions.containers.has(key)) continue;
       summary.kept++;
       kept.push([key, endpoint]);
-      const endpointId = asObject(endpoint, 'a network endpoint').EndpointID;
       if (typeof endpointId === 'string' && endpointId !== '') keptEndpoints.add(endpointId);
     }
     // fromEntries defines own properties, whatever the key (`__proto__` included).
@@ -104,12 +104,12 @@ export function filterNetwork(network: unknown, decisions: NetworkDecisions, sum
     const kept: Array<[string, unknown]> = [];
     for (const [name, value] of Object.entries(services)) {
       const service = asObject(value, 'a network service');
+      const tasks = tasksOf(service);
       if (name !== '') {
         if (decisions.services.has(name)) kept.push([name, service]);
         continue;
       }
       // Not a service: the plain containers on this network, each as a "task" named after it.
-      const tasks = tasksOf(service);
       if (tasks === undefined) continue;
       const visibleTasks = tasks.filter((task) => {
         const endpointId = (task as JsonObject).EndpointID;
