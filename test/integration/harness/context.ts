@@ -5,6 +5,8 @@ declare module 'vitest' {
     integration: boolean;
     /** Path of the private dockerd's API unix socket ('' when integration is false). */
     dockerSock: string;
+    /** The same daemon on loopback TCP with --tlsverify, and a client certificate directory (ca/cert/key.pem). */
+    dockerTls: { url: string; certDir: string };
   }
 }
 

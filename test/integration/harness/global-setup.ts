@@ -6,6 +6,8 @@
 import type { TestProject } from 'vitest/node';
 import './context.js';
 import { canRunDockerd, ensureBusyboxImage, setDefaultDockerSock, startDockerd, type Dockerd } from './dockerd.js';
+import { freePort } from './socket-proxy.js';
+import { makeTestCertificates } from '../../support/certs.js';
 
 function banner(lines: string[]): string {
   const width = Math.max(...lines.map((l) => l.length)) + 4;
@@ -33,13 +35,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
     );
     project.provide('integration', false);
     project.provide('dockerSock', '');
+    project.provide('dockerTls', { url: '', certDir: '' });
     return async () => {};
   }
 
   const started = Date.now();
   let daemon: Dockerd | undefined;
+  // The daemon also listens on loopback TCP with --tlsverify, as a remote daemon would: the upstream TLS tests
+  // reach it there with a client certificate.
+  const certs = makeTestCertificates('dockerd');
+  const tlsPort = await freePort();
   try {
-    daemon = await startDockerd();
+    daemon = await startDockerd({
+      extraArgs: [
+        '--host', `tcp://127.0.0.1:${tlsPort}`,
+        '--tlsverify', '--tlscacert', certs.ca, '--tlscert', certs.serverCert, '--tlskey', certs.serverKey,
+      ],
+    });
     setDefaultDockerSock(daemon.sock);
     await ensureBusyboxImage(daemon.host);
   } catch (err) {
@@ -49,6 +61,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.stderr.write(`[integration] private dockerd pid ${daemon.pid} on ${daemon.sock} ready in ${Date.now() - started} ms\n`);
   project.provide('integration', true);
   project.provide('dockerSock', daemon.sock);
+  project.provide('dockerTls', { url: `https://127.0.0.1:${tlsPort}`, certDir: certs.clientDir });
 
   const d = daemon;
   return async () => {

@@ -40,6 +40,11 @@ export function dockerSock(): string {
   return sock;
 }
 
+/** The private dockerd on loopback TCP with --tlsverify, and a client certificate for it. */
+export function dockerTls(): { url: string; certDir: string } {
+  return inject('dockerTls');
+}
+
 /** `describe` when the private dockerd is up, `describe.skip` otherwise. */
 export function requireIntegration(): typeof describe {
   return integrationEnabled() ? describe : (describe.skip as typeof describe);
