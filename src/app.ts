@@ -14,6 +14,7 @@ import { forward, sendDockerError } from './forward.js';
 import { containerRoute } from './container-gate.js';
 import { createExecResolver, execRoute } from './exec-gate.js';
 import { containersListRoute } from './filters/containers-list.js';
+import { createHijack } from './hijack.js';
 import { systemDfRoute } from './filters/system-df.js';
 import { networkRoute, networksListRoute } from './filters/networks.js';
 import { swarmListRoute, swarmObjectRoute } from './filters/swarm.js';
@@ -91,6 +92,15 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   await allowlist.refresh();
   const context: Sieve = { config, policy, upstream, resolver, execs, allowlist };
   app.decorate('sieve', context);
+
+  // exec and attach (Connection: Upgrade) never reach Fastify's router: Node hands them to this listener.
+  const hijack = createHijack(context, app.log);
+  app.server.on('upgrade', hijack.onUpgrade);
+  // Upgraded sockets are no longer the server's HTTP connections: it would wait for them forever.
+  app.addHook('preClose', async () => hijack.close(config.timeouts.shutdownGraceMs));
+  app.addHook('onClose', async () => {
+    app.server.off('upgrade', hijack.onUpgrade);
+  });
 
   if (allowlist.active) {
     // First thing on every request: a client that is not allowed learns nothing, not even what the upstream is.
