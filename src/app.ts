@@ -23,6 +23,8 @@ import { containerRefsRoute } from './filters/container-refs.js';
 import { containersPruneRoute } from './filters/containers-prune.js';
 import type { Sieve } from './sieve.js';
 import type { Server as HttpsServer } from 'node:https';
+import type { Server } from 'node:http';
+import { createMetrics, startMetricsServer } from './metrics.js';
 import { createClientAllowlist } from './allow-from.js';
 import { httpsServerOptions, watchTlsFiles } from './tls.js';
 
@@ -90,8 +92,21 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   const execs = createExecResolver({ upstream, resolver, lookupTimeoutMs: config.timeouts.lookupMs });
   const allowlist = createClientAllowlist(config.allowFrom, log);
   await allowlist.refresh();
-  const context: Sieve = { config, policy, upstream, resolver, execs, allowlist };
+  const metrics = config.metricsPort === undefined ? undefined : createMetrics(() => resolver.stats);
+  if (metrics !== undefined) upstream.onTiming = (kind, seconds) => metrics.observeUpstream(kind, seconds);
+  const context: Sieve = { config, policy, upstream, resolver, execs, allowlist, metrics };
   app.decorate('sieve', context);
+
+  if (metrics !== undefined) {
+    let metricsServer: Server | undefined;
+    app.addHook('onReady', async () => {
+      metricsServer = await startMetricsServer(metrics, config.metricsPort!, config.listenAddress, log);
+    });
+    app.addHook('onClose', async () => {
+      metricsServer?.closeAllConnections();
+      await new Promise<void>((resolve) => (metricsServer === undefined ? resolve() : metricsServer.close(() => resolve())));
+    });
+  }
 
   // exec and attach (Connection: Upgrade) never reach Fastify's router: Node hands them to this listener.
   const hijack = createHijack(context, app.log);
@@ -130,9 +145,11 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
 
   app.decorateRequest('decision', '');
   app.decorateRequest('listSummary', null);
+  app.decorateRequest('routeKind', '');
 
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const target = classifyTarget(request.method, request.raw.url ?? '/');
+    request.routeKind = target.kind;
     await (ROUTES[target.kind] as Handler<typeof target.kind>)(context, target, request, reply);
     // Replies are often sent later, from a stream or an upstream callback: tell Fastify to wait for them.
     return reply;
@@ -144,6 +161,10 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   app.addHook('onResponse', async (request, reply) => {
     const summary = request.listSummary;
     const decision = summary === null ? request.decision : `filtered kept ${summary.kept} of ${summary.seen}`;
+    if (metrics !== undefined) {
+      metrics.observeRequest(request.routeKind || 'none', decision || 'none');
+      if (summary !== null) metrics.observeHidden(request.routeKind, summary.seen - summary.kept);
+    }
     request.log.info(
       {
         method: request.method,

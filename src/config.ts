@@ -233,3 +233,28 @@ export function withDotenv(env: Env, dir: string = process.cwd()): Env {
   for (const [key, value] of Object.entries(env)) if (value !== undefined) merged[key] = value;
   return merged;
 }
+
+/** Every setting, as an environment variable and as a command-line flag (a flag wins over the environment). */
+export const SETTINGS: ReadonlyArray<{ readonly variable: string; readonly flag: string; readonly help: string }> = [
+  { variable: 'PROXY_URL', flag: 'proxy-url', help: 'the socket proxy: http://host:port, https://host:port or unix:///path (required)' },
+  { variable: 'CONTAINER_NAMES', flag: 'container-names', help: 'comma list; visible if the name contains any value' },
+  { variable: 'CONTAINER_LABELS', flag: 'container-labels', help: 'comma list of key or key=value; visible if a label matches' },
+  { variable: 'SCRUB_ENVS', flag: 'scrub-envs', help: 'true/false: blank Config.Env in container inspect (default false)' },
+  { variable: 'PORT', flag: 'port', help: 'port to listen on (default 2375)' },
+  { variable: 'LISTEN_ADDRESS', flag: 'listen-address', help: 'address to listen on (default: every interface)' },
+  { variable: 'LOG_LEVEL', flag: 'log-level', help: 'fatal, error, warn, info, debug, trace or silent (default info)' },
+  { variable: 'TLS_CERT', flag: 'tls-cert', help: 'PEM certificate: serve HTTPS' },
+  { variable: 'TLS_KEY', flag: 'tls-key', help: 'PEM private key for TLS_CERT' },
+  { variable: 'TLS_CA', flag: 'tls-ca', help: 'PEM CA: require client certificates it signed (mTLS)' },
+  { variable: 'ALLOW_FROM', flag: 'allow-from', help: 'comma list of CIDRs and host names allowed to connect' },
+  { variable: 'PROXY_CA', flag: 'proxy-ca', help: 'PEM CA for an https PROXY_URL' },
+  { variable: 'PROXY_CERT', flag: 'proxy-cert', help: 'PEM client certificate for an https PROXY_URL' },
+  { variable: 'PROXY_KEY', flag: 'proxy-key', help: 'PEM client key for an https PROXY_URL' },
+  { variable: 'METRICS_PORT', flag: 'metrics-port', help: 'serve /metrics and /healthz on this port (default: off)' },
+  { variable: 'CACHE_TTL', flag: 'cache-ttl', help: 'seconds a resolved container is cached (default 30)' },
+  { variable: 'UPSTREAM_CONNECT_TIMEOUT', flag: 'upstream-connect-timeout', help: 'seconds to connect upstream (default 5)' },
+  { variable: 'LOOKUP_TIMEOUT', flag: 'lookup-timeout', help: 'seconds for a container lookup (default 10)' },
+  { variable: 'CLIENT_HEADERS_TIMEOUT', flag: 'client-headers-timeout', help: "seconds for a client's request headers (default 10)" },
+  { variable: 'CLIENT_IDLE_TIMEOUT', flag: 'client-idle-timeout', help: 'seconds an idle keep-alive connection is kept (default 60)' },
+  { variable: 'SHUTDOWN_GRACE', flag: 'shutdown-grace', help: 'seconds in-flight requests get on SIGTERM (default 10)' },
+];

@@ -30,6 +30,7 @@ export function forward(
   options: ForwardOptions = {},
 ): FastifyReply {
   const onResponse = options.onResponse;
+  const started = upstream.onTiming === undefined ? 0 : performance.now();
   return reply.from(upstream.pathPrefix + path, {
     queryString: () => query,
     ...(options.body === undefined ? {} : { body: options.body, contentType: options.contentType ?? 'application/json' }),
@@ -46,6 +47,7 @@ export function forward(
     onResponse(_request, rawReply, response) {
       const reply = rawReply as unknown as FastifyReply;
       const upstreamResponse = response as unknown as UpstreamResponse;
+      upstream.onTiming?.('forward', (performance.now() - started) / 1000);
       if (onResponse === undefined) {
         sendUpstreamStream(reply, upstreamResponse);
         return;

@@ -35,6 +35,7 @@ export async function readLookupBody(upstream: Upstream, path: string, timeoutMs
       path,
       signal: AbortSignal.timeout(timeoutMs),
       headersTimeoutMs: timeoutMs,
+      timingKind: 'lookup',
     });
     const chunks: Buffer[] = [];
     let size = 0;

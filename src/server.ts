@@ -1,17 +1,38 @@
 #!/usr/bin/env node
-// Process concerns: read the config, build the app, listen, and close gracefully on SIGTERM/SIGINT.
+// Process concerns: the command line, the config, building the app, listening, and closing gracefully on
+// SIGTERM/SIGINT.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { buildApp } from './app.js';
-import { ConfigError, parseConfig, withDotenv, type Config } from './config.js';
+import { ConfigError, parseConfig, withDotenv, type Config, type Env } from './config.js';
+import { parseInvocation, usage, UsageError, withFlags, type Invocation } from './cli/args.js';
+import { runHealthcheck } from './cli/healthcheck.js';
+import { runPreview } from './cli/preview.js';
 
-function loadConfigOrExit(): Config {
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function fail(message: string): never {
+  process.stderr.write(`docker-sieve: ${message}\n`);
+  process.exit(1);
+}
+
+function loadConfigOrExit(env: Env): Config {
   try {
-    return parseConfig(withDotenv(process.env));
+    return parseConfig(env);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`docker-sieve: configuration error: ${error.message}\n`);
-      process.exit(1);
-    }
+    if (error instanceof ConfigError) fail(`configuration error: ${error.message}`);
     throw error;
+  }
+}
+
+/** JSON logs, or pretty ones on a terminal when the optional pino-pretty is installed. */
+function loggerOptions(level: string): object {
+  if (!process.stdout.isTTY) return { level };
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return { level, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } };
+  } catch {
+    return { level };
   }
 }
 
@@ -30,8 +51,43 @@ async function listen(app: Awaited<ReturnType<typeof buildApp>>, config: Config)
 }
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
-  const app = await buildApp({ config });
+  let invocation: Invocation;
+  try {
+    invocation = parseInvocation(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof UsageError) fail(`${error.message}\n\n${usage(VERSION)}`);
+    throw error;
+  }
+  if (invocation.command === 'help') {
+    process.stdout.write(usage(VERSION));
+    return;
+  }
+  if (invocation.command === 'version') {
+    process.stdout.write(`${VERSION}\n`);
+    return;
+  }
+  let fileEnv: Env;
+  try {
+    fileEnv = withDotenv(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`configuration error: ${error.message}`);
+    throw error;
+  }
+  const env = withFlags(fileEnv, invocation.flags);
+  const config = loadConfigOrExit(env);
+  if (invocation.command === 'healthcheck') {
+    process.exitCode = await runHealthcheck(config, (text) => process.stderr.write(text));
+    return;
+  }
+  if (invocation.command === 'preview') {
+    process.exitCode = await runPreview(config, env, invocation.json, {
+      write: (text) => process.stdout.write(text),
+      writeError: (text) => process.stderr.write(text),
+      isTTY: process.stdout.isTTY === true,
+    });
+    return;
+  }
+  const app = await buildApp({ config, logger: loggerOptions(config.logLevel) });
   app.log.info(
     {
       upstream: config.upstream.kind === 'unix' ? `unix://${config.upstream.socketPath}` : config.upstream.origin + config.upstream.pathPrefix,

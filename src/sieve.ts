@@ -5,6 +5,7 @@ import type { Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
 import type { ExecResolver } from './exec-gate.js';
 import type { ClientAllowlist } from './allow-from.js';
+import type { Metrics } from './metrics.js';
 
 export interface Sieve {
   readonly config: Config;
@@ -13,6 +14,8 @@ export interface Sieve {
   readonly resolver: Resolver;
   readonly execs: ExecResolver;
   readonly allowlist: ClientAllowlist;
+  /** undefined unless METRICS_PORT is set. */
+  readonly metrics: Metrics | undefined;
 }
 
 declare module 'fastify' {
@@ -21,5 +24,7 @@ declare module 'fastify' {
     decision: string;
     /** Set by the list filter; read when the request is logged, after the body has streamed. */
     listSummary: { kept: number; seen: number } | null;
+    /** The route family the target was classified as, for metrics. */
+    routeKind: string;
   }
 }

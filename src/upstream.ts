@@ -37,6 +37,8 @@ export interface UpstreamRequest {
   readonly signal?: AbortSignal;
   /** Time to the response headers; 0 for none. */
   readonly headersTimeoutMs?: number;
+  /** How the request counts in metrics: a gate's lookup, or a filter's fetch (the default). */
+  readonly timingKind?: 'lookup' | 'filter';
 }
 
 export interface Upstream {
@@ -48,6 +50,8 @@ export interface Upstream {
   /** Remembers the daemon's identity headers from an answer. */
   observe(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): void;
   daemonHeaders(): Record<string, string>;
+  /** Called with the time to the response headers of each request (metrics); unset by default. */
+  onTiming: ((kind: 'lookup' | 'forward' | 'filter', seconds: number) => void) | undefined;
   close(): Promise<void>;
 }
 
@@ -90,7 +94,9 @@ export function createUpstream(target: UpstreamTarget, upstreamOptions: Upstream
     base,
     pathPrefix,
     dispatcher,
-    async request({ method, path, headers, signal, headersTimeoutMs }) {
+    onTiming: undefined,
+    async request({ method, path, headers, signal, headersTimeoutMs, timingKind }) {
+      const started = upstream.onTiming === undefined ? 0 : performance.now();
       const response = await dispatcher.request({
         method: method as Dispatcher.HttpMethod,
         path: pathPrefix + path,
@@ -100,6 +106,7 @@ export function createUpstream(target: UpstreamTarget, upstreamOptions: Upstream
         bodyTimeout: 0,
       });
       upstream.observe(response.headers);
+      upstream.onTiming?.(timingKind ?? 'filter', (performance.now() - started) / 1000);
       return response;
     },
     observe(headers) {
