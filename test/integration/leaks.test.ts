@@ -1,0 +1,205 @@
+// Endpoints that reveal other containers (issue 3), through the real chain: dockerd → HAProxy → docker-sieve →
+// the docker CLI and raw HTTP. Each check also looks at the daemon's own answer, so that a hidden container
+// missing from docker-sieve's answer proves a filter, not an empty scene.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { request } from 'undici';
+import {
+  docker,
+  dockerOk,
+  dockerSock,
+  freePort,
+  removeContainers,
+  requireIntegration,
+  runContainer,
+  startSieve,
+  startSocketProxy,
+  type RunningSieve,
+  type SocketProxy,
+} from './harness/index.js';
+
+const describeIntegration = requireIntegration();
+
+const FILTERS = { CONTAINER_NAMES: 'lk-web', CONTAINER_LABELS: 'lk.visible=yes' };
+const NAMES = ['lk-web-a', 'lk-lab', 'lk-web-job', 'lk-db', 'lk-db-exited'];
+const VISIBLE = ['lk-lab', 'lk-web-a', 'lk-web-job'];
+const HIDDEN = ['lk-db', 'lk-db-exited'];
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  const response = await request(url);
+  return { status: response.statusCode, body: await response.body.text() };
+}
+
+/** The NAMES column of the containers table in `docker system df -v` output. */
+function dfContainerNames(output: string): string[] {
+  const start = output.indexOf('Containers space usage:');
+  const end = output.indexOf('Local Volumes space usage:');
+  expect(start).toBeGreaterThanOrEqual(0);
+  const lines = output.slice(start, end === -1 ? undefined : end).split('\n').filter((line) => line.trim() !== '');
+  // The title, the column header, then one line per container; NAMES is the last column.
+  expect(lines[1]).toMatch(/^CONTAINER ID .* NAMES$/);
+  return lines.slice(2).map((line) => line.trim().split(/\s+/).at(-1)!);
+}
+
+describeIntegration('leaks: system df, networks', () => {
+  let proxy: SocketProxy;
+  let sieve: RunningSieve;
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    await removeContainers(NAMES);
+    ids['lk-web-a'] = await runContainer({ name: 'lk-web-a', env: { SECRET: 'hunter2' } });
+    // Visible by its label only: the network map has names, so the decision needs the resolver's labels.
+    ids['lk-lab'] = await runContainer({ name: 'lk-lab', labels: { 'lk.visible': 'yes' } });
+    ids['lk-web-job'] = await runContainer({ name: 'lk-web-job', cmd: ['true'], detach: false });
+    ids['lk-db'] = await runContainer({ name: 'lk-db', labels: { 'lk.visible': 'no' }, env: { POSTGRES_PASSWORD: 'hunter2' } });
+    ids['lk-db-exited'] = await runContainer({ name: 'lk-db-exited', labels: { 'lk.visible': 'no' }, cmd: ['true'], detach: false });
+    proxy = await startSocketProxy(dockerSock(), { CONTAINERS: '1', SYSTEM: '1', NETWORKS: '1', VERSION: '1', PING: '1', EVENTS: '1' });
+    sieve = await startSieve({ PROXY_URL: proxy.url, ...FILTERS });
+  });
+
+  afterAll(async () => {
+    await sieve?.app.close();
+    await proxy?.stop();
+    await removeContainers(NAMES);
+  });
+
+  it('docker system df -v lists only visible containers', async () => {
+    const direct = dfContainerNames(await dockerOk(['system', 'df', '-v']));
+    expect(direct).toEqual(expect.arrayContaining([...VISIBLE, ...HIDDEN]));
+    const output = await dockerOk(['system', 'df', '-v'], { host: sieve.host });
+    const names = dfContainerNames(output);
+    expect(names.filter((n) => n.startsWith('lk-')).sort()).toEqual(VISIBLE);
+    for (const name of HIDDEN) expect(output).not.toContain(name);
+    // The summary table still works, from the filtered answer.
+    expect(await dockerOk(['system', 'df', '--format', '{{.Type}}'], { host: sieve.host })).toContain('Containers');
+  });
+
+  it('GET /system/df carries no hidden container ID', async () => {
+    const direct = await get(`${proxy.url}/v1.41/system/df`);
+    expect(direct.body).toContain(ids['lk-db']);
+    const { status, body } = await get(`${sieve.url}/v1.41/system/df`);
+    expect(status).toBe(200);
+    for (const name of HIDDEN) expect(body).not.toContain(ids[name]!);
+    for (const name of VISIBLE) expect(body).toContain(ids[name]!);
+  });
+
+  it('docker network inspect none shows the visible running containers and no hidden one', async () => {
+    const format = ['--format', '{{json .Containers}}'];
+    const direct = JSON.parse(await dockerOk(['network', 'inspect', 'none', ...format])) as Record<string, { Name: string }>;
+    expect(Object.keys(direct)).toContain(ids['lk-db']);
+    const shown = JSON.parse(await dockerOk(['network', 'inspect', 'none', ...format], { host: sieve.host })) as Record<string, { Name: string }>;
+    // Exited containers are disconnected from their network: only the running ones are there.
+    expect(Object.values(shown).map((e) => e.Name).filter((n) => n.startsWith('lk-')).sort()).toEqual(['lk-lab', 'lk-web-a']);
+    expect(Object.keys(shown)).toEqual(expect.arrayContaining([ids['lk-web-a'], ids['lk-lab']]));
+    for (const name of HIDDEN) expect(Object.keys(shown)).not.toContain(ids[name]);
+    const raw = await dockerOk(['network', 'inspect', 'none'], { host: sieve.host });
+    expect(raw).not.toContain('lk-db');
+    expect(raw).not.toContain(ids['lk-db']!);
+  });
+
+  it('/v1.27/networks (Containers maps in the list) has no hidden container ID anywhere in the body', async () => {
+    const direct = await get(`${proxy.url}/v1.27/networks`);
+    expect(direct.body).toContain(ids['lk-db']);
+    const { status, body } = await get(`${sieve.url}/v1.27/networks`);
+    expect(status).toBe(200);
+    for (const name of HIDDEN) {
+      expect(body).not.toContain(ids[name]!);
+      expect(body).not.toContain(name);
+    }
+    expect(body).toContain(ids['lk-web-a']);
+    expect(body).toContain(ids['lk-lab']);
+    // And newer versions are what the daemon says.
+    // (The daemon lists networks in map order: compare them sorted.)
+    const sorted = (body: string) => (JSON.parse(body) as Array<{ Id: string }>).sort((a, b) => a.Id.localeCompare(b.Id));
+    const current = await get(`${sieve.url}/networks`);
+    expect(sorted(current.body)).toEqual(sorted((await get(`${proxy.url}/networks`)).body));
+  });
+});
+
+describeIntegration('leaks: swarm services and tasks (single-node swarm on loopback)', () => {
+  let proxy: SocketProxy;
+  let sieve: RunningSieve;
+  let swarm = false;
+  const serviceIds: Record<string, string> = {};
+  const SERVICES = ['lk-web-svc', 'lk-db-svc'];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const init = await docker(['swarm', 'init', '--advertise-addr', '127.0.0.1', '--listen-addr', `127.0.0.1:${port}`, '--data-path-addr', '127.0.0.1'], {
+      timeoutMs: 60_000,
+    });
+    if (init.code !== 0) {
+      process.stderr.write(`leaks.test.ts: swarm tests skipped, docker swarm init failed: ${init.stderr.trim()}\n`);
+      return;
+    }
+    swarm = true;
+    const create = (name: string, extra: string[]) =>
+      dockerOk(['service', 'create', '--detach', '--no-resolve-image', '--name', name, ...extra, 'local/busybox:1', 'sleep', '3600']);
+    serviceIds['lk-web-svc'] = (await create('lk-web-svc', ['--env', 'SECRET=hunter2'])).trim();
+    serviceIds['lk-db-svc'] = (await create('lk-db-svc', ['--label', 'lk.visible=no', '--env', 'POSTGRES_PASSWORD=hunter2'])).trim();
+    // Wait until each service has a task.
+    for (let i = 0; i < 100; i++) {
+      const tasks = await Promise.all(SERVICES.map((s) => dockerOk(['service', 'ps', '-q', s])));
+      if (tasks.every((t) => t !== '')) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    proxy = await startSocketProxy(dockerSock(), { SERVICES: '1', TASKS: '1', POST: '1', DELETE: '1', VERSION: '1', PING: '1' });
+    sieve = await startSieve({ PROXY_URL: proxy.url, ...FILTERS, SCRUB_ENVS: 'true' });
+  });
+
+  afterAll(async () => {
+    await sieve?.app.close();
+    await proxy?.stop();
+    if (!swarm) return;
+    await docker(['service', 'rm', ...SERVICES]);
+    await docker(['swarm', 'leave', '--force'], { timeoutMs: 60_000 });
+    // Leave the shared daemon as we found it: no task containers, no swarm bridge.
+    const left = (await docker(['ps', '-aq', '--filter', 'name=lk-'])).stdout.split('\n').filter(Boolean);
+    if (left.length > 0) await docker(['rm', '-f', ...left]);
+    await docker(['network', 'rm', 'docker_gwbridge']);
+  });
+
+  it('docker service ls shows only visible services', async (context) => {
+    if (!swarm) context.skip();
+    expect((await dockerOk(['service', 'ls', '--format', '{{.Name}}'])).split('\n').sort()).toEqual(['lk-db-svc', 'lk-web-svc']);
+    const out = await dockerOk(['service', 'ls', '--format', '{{.Name}}'], { host: sieve.host });
+    expect(out.split('\n').filter(Boolean)).toEqual(['lk-web-svc']);
+  });
+
+  it('docker service inspect: a visible service scrubbed, a hidden one as if it did not exist', async (context) => {
+    if (!swarm) context.skip();
+    const env = await dockerOk(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Env}}', 'lk-web-svc'], { host: sieve.host });
+    expect(env.trim()).toBe('[]');
+    for (const ref of ['lk-db-svc', serviceIds['lk-db-svc']!, serviceIds['lk-db-svc']!.slice(0, 6)]) {
+      const hidden = await docker(['service', 'inspect', ref], { host: sieve.host });
+      expect(hidden.code).not.toBe(0);
+      expect(hidden.stderr).toMatch(/no such service/i);
+      expect(hidden.stdout + hidden.stderr).not.toContain('hunter2');
+    }
+  });
+
+  it('docker service ps and /tasks show the tasks of visible services only', async (context) => {
+    if (!swarm) context.skip();
+    const ps = await dockerOk(['service', 'ps', '--format', '{{.Name}}', 'lk-web-svc'], { host: sieve.host });
+    expect(ps.trim()).toBe('lk-web-svc.1');
+    const hidden = await docker(['service', 'ps', 'lk-db-svc'], { host: sieve.host });
+    expect(hidden.code).not.toBe(0);
+    const direct = await get(`${proxy.url}/tasks`);
+    expect(direct.body).toContain(serviceIds['lk-db-svc']);
+    const { status, body } = await get(`${sieve.url}/tasks`);
+    expect(status).toBe(200);
+    expect(body).toContain(serviceIds['lk-web-svc']);
+    expect(body).not.toContain(serviceIds['lk-db-svc']);
+    expect(body).not.toContain('hunter2');
+  });
+
+  it('docker service logs and rm of a hidden service fail and touch nothing', async (context) => {
+    if (!swarm) context.skip();
+    const logs = await docker(['service', 'logs', 'lk-db-svc'], { host: sieve.host, timeoutMs: 10_000 });
+    expect(logs.code).not.toBe(0);
+    const rm = await docker(['service', 'rm', 'lk-db-svc'], { host: sieve.host });
+    expect(rm.code).not.toBe(0);
+    expect(rm.stderr).toMatch(/not found|no such service/i);
+    expect((await dockerOk(['service', 'inspect', '--format', '{{.Spec.Name}}', 'lk-db-svc'])).trim()).toBe('lk-db-svc');
+  });
+});
