@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -208,11 +209,14 @@ class RawClient {
   }
 }
 
-async function rawClient(): Promise<RawClient> {
-  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+async function rawClient(tls?: { ca: Buffer }): Promise<RawClient> {
+  const socket =
+    tls === undefined
+      ? connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+      : tlsConnect({ port, host: '127.0.0.1', ca: tls.ca, allowHalfOpen: true } as ConnectionOptions);
   clients.push(socket);
   await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', resolve);
     socket.once('error', reject);
   });
   return new RawClient(socket);
@@ -666,6 +670,19 @@ describe('lifecycle', () => {
     await app!.close();
     app = undefined;
     await client.until(() => client.ended, 'the tunnel to be cut');
+  });
+
+  it('served over TLS (TLS_CERT): relays, and half-closes like plain TCP', async () => {
+    const certs = makeTestCertificates();
+    await start({ TLS_CERT: certs.serverCert, TLS_KEY: certs.serverKey });
+    const client = await rawClient({ ca: readFileSync(certs.ca) });
+    client.socket.write(upgradeRequest('POST', `/containers/web-a/attach?${ATTACH_QUERY}`));
+    const { head } = await client.head();
+    expect(head).toBe(UPGRADED);
+    client.socket.write('secret stdin\n');
+    await client.until(() => client.text().endsWith('secret stdin\n'), 'the echo');
+    client.socket.end();
+    await client.until(() => client.text().endsWith('bye\n') && client.ended, 'bye and EOF after our EOF');
   });
 
   it('works with an https upstream (PROXY_CA)', async () => {
