@@ -575,7 +575,13 @@ function relay(context: RelayContext): void {
 
   function relayAnswerBody(chunk: Buffer): void {
     const framing = responseBody!;
-    const n = framing.take(chunk);
+    let n: number;
+    try {
+      n = framing.take(chunk);
+    } catch (error) {
+      fail(`the upstream answer is malformed: ${(error as Error).message}`);
+      return;
+    }
     writeToClient(chunk.subarray(0, n));
     if (!framing.done) return;
     // One answer, and that is all this connection carries: the client's next request would meet no gate.

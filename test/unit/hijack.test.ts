@@ -535,6 +535,18 @@ describe('answers other than 101', () => {
     expect(client.text()).toBe(answer);
   });
 
+  it('a malformed chunked answer cuts the client, and the process lives on', async () => {
+    await start();
+    daemon!.behaviour = (socket) => socket.write('HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');
+    const client = await rawClient();
+    client.socket.write(upgradeRequest('POST', `/containers/web-a/attach?${ATTACH_QUERY}`));
+    await client.until(() => client.ended || client.closed, 'the client to be cut');
+    expect(await waitForLog()).toMatchObject({ status: 500, decision: 'upstream-error', err: expect.stringMatching(/malformed chunk size/) });
+    const next = await rawClient();
+    next.socket.write(upgradeRequest('POST', `/containers/db-hidden/attach?${ATTACH_QUERY}`));
+    expect((await next.head()).head).toMatch(/^HTTP\/1\.1 404 /);
+  });
+
   it('relays a 200 without length (the daemon without Upgrade) raw, both ways, until it closes', async () => {
     await start();
     daemon!.behaviour = (socket) => {
