@@ -2,6 +2,10 @@
 // Pure and incremental: chunks may split anywhere (inside strings, escapes, multi-byte characters), and memory
 // is bounded by the largest single element. It checks structure only (brackets, strings, commas); each element
 // is meant to be JSON.parse'd by its consumer, which catches anything else that is malformed.
+//
+// It is on the hot path of every `GET /containers/json`, so the scan keeps its state in locals and runs tight
+// loops over the bytes: through a string it only looks for `"` and `\`, and between strings only for quotes and
+// brackets. Multi-byte UTF-8 never contains a byte below 0x80, so scanning bytes is safe.
 
 export class MalformedJsonError extends Error {
   constructor(message: string) {
@@ -35,6 +39,7 @@ export class JsonArraySplitter {
   private state = State.BeforeArray;
   private depth = 0;
   private inString = false;
+  /** The last byte seen was a backslash inside a string: the next byte is escaped. */
   private escaped = false;
   /** The element is a bare scalar (number, true, false, null): it ends at a delimiter, not a bracket. */
   private scalar = false;
@@ -47,66 +52,119 @@ export class JsonArraySplitter {
   }
 
   write(chunk: Buffer): void {
-    let start = -1; // where the element under way starts in this chunk
-    if (this.state === State.Element) start = 0;
     const length = chunk.length;
-    for (let i = 0; i < length; i++) {
-      const byte = chunk[i]!;
-      switch (this.state) {
-        case State.Element: {
-          if (this.inString) {
-            if (this.escaped) this.escaped = false;
-            else if (byte === BACKSLASH) this.escaped = true;
-            else if (byte === QUOTE) {
-              this.inString = false;
-              if (this.depth === 0) this.emit(chunk, start, i + 1); // a string element ends here
-            }
-          } else if (this.scalar) {
+    let state = this.state;
+    let depth = this.depth;
+    let inString = this.inString;
+    let scalar = this.scalar;
+    let i = 0;
+    let start = -1; // where the element under way starts in this chunk
+    if (state === State.Element) {
+      start = 0;
+      if (this.escaped && length > 0) {
+        this.escaped = false;
+        i = 1;
+      }
+    }
+    while (i < length) {
+      if (state === State.Element) {
+        // The hot loop: everything inside an element.
+        let ended = -1;
+        if (scalar) {
+          for (; i < length; i++) {
+            const byte = chunk[i]!;
             if (byte === COMMA || byte === CLOSE_BRACKET || isWhitespace(byte)) {
-              this.emit(chunk, start, i);
-              i--; // the delimiter belongs to the array: look at it again
+              ended = i; // the delimiter belongs to the array: look at it again
+              break;
             }
-          } else if (byte === QUOTE) this.inString = true;
-          else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) this.depth++;
-          else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
-            this.depth--;
-            if (this.depth === 0) this.emit(chunk, start, i + 1);
           }
-          break;
+        } else {
+          while (i < length) {
+            if (inString) {
+              let byte = chunk[i]!;
+              while (byte !== QUOTE && byte !== BACKSLASH) {
+                if (++i === length) break;
+                byte = chunk[i]!;
+              }
+              if (i === length) break;
+              if (byte === BACKSLASH) {
+                i += 2;
+                if (i > length) {
+                  this.escaped = true; // the escaped byte is in the next chunk
+                  i = length;
+                }
+                continue;
+              }
+              inString = false;
+              i++;
+              if (depth === 0) {
+                ended = i; // a string element ends here
+                break;
+              }
+              continue;
+            }
+            const byte = chunk[i++]!;
+            if (byte === QUOTE) inString = true;
+            else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) depth++;
+            else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) {
+              if (--depth === 0) {
+                ended = i;
+                break;
+              }
+            }
+          }
         }
+        if (ended === -1) break; // the element goes on in the next chunk
+        state = State.AfterElement;
+        this.emit(chunk, start, ended);
+        i = ended;
+        continue;
+      }
+      const byte = chunk[i]!;
+      switch (state) {
         case State.BeforeArray:
-          if (byte === OPEN_BRACKET) this.state = State.FirstElementOrEnd;
+          if (byte === OPEN_BRACKET) state = State.FirstElementOrEnd;
           else if (!isWhitespace(byte)) throw new MalformedJsonError('expected a JSON array');
           break;
         case State.FirstElementOrEnd:
         case State.NextElement:
           if (isWhitespace(byte)) break;
-          if (byte === CLOSE_BRACKET && this.state === State.FirstElementOrEnd) {
-            this.state = State.Done;
+          if (byte === CLOSE_BRACKET && state === State.FirstElementOrEnd) {
+            state = State.Done;
             break;
           }
           if (byte === COMMA || byte === CLOSE_BRACKET || byte === CLOSE_BRACE) {
             throw new MalformedJsonError('expected an array element');
           }
           start = i;
-          this.state = State.Element;
-          this.scalar = false;
-          this.depth = 0;
-          if (byte === QUOTE) this.inString = true;
-          else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) this.depth = 1;
-          else this.scalar = true;
-          break;
+          state = State.Element;
+          scalar = false;
+          inString = false;
+          depth = 0;
+          if (byte === QUOTE) inString = true;
+          else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) depth = 1;
+          else {
+            scalar = true;
+            break; // the scalar's first byte is looked at again by the element loop
+          }
+          i++;
+          continue;
         case State.AfterElement:
-          if (byte === COMMA) this.state = State.NextElement;
-          else if (byte === CLOSE_BRACKET) this.state = State.Done;
+          if (byte === COMMA) state = State.NextElement;
+          else if (byte === CLOSE_BRACKET) state = State.Done;
           else if (!isWhitespace(byte)) throw new MalformedJsonError('expected "," or "]" after an element');
           break;
         case State.Done:
           if (!isWhitespace(byte)) throw new MalformedJsonError('data after the end of the array');
           break;
       }
+      if (state !== State.Element) i++;
     }
-    if (this.state === State.Element) this.pending.push(start <= 0 ? chunk : chunk.subarray(start));
+    this.state = state;
+    this.depth = depth;
+    this.inString = inString;
+    this.scalar = scalar;
+    if (state === State.Element) this.pending.push(start <= 0 ? chunk : chunk.subarray(start));
   }
 
   /** Call when the input ends: a truncated array is an error, never a silently shorter list. */
