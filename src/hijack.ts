@@ -93,7 +93,9 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
     const started = performance.now();
     const method = request.method ?? 'GET';
     const url = request.url ?? '/';
+    const target = classifyTarget(method, url);
     const logLine = (status: number | undefined, decision: string, extra: Record<string, unknown> = {}): void => {
+      sieve.metrics?.observeRequest(target.kind, decision);
       log.info(
         {
           method,
@@ -108,7 +110,6 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
       );
     };
 
-    const target = classifyTarget(method, url);
     let plan: Plan;
     // ALLOW_FROM is checked in an onRequest hook, which an upgrade never reaches: the same check, here.
     if (sieve.allowlist.active && !sieve.allowlist.allows(request.socket.remoteAddress)) {

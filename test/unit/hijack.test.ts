@@ -20,6 +20,7 @@ import {
   type BodyEnd,
 } from '../../src/hijack.js';
 import { makeTestCertificates } from '../support/certs.js';
+import { freePortFor } from './free-port.js';
 
 const DAEMON = { 'Api-Version': '1.41', 'Docker-Experimental': 'false', Ostype: 'linux', Server: 'Docker/20.10.24+dfsg1 (linux)' };
 const WEB = { Id: 'a'.repeat(64), Name: '/web-a', Labels: {} };
@@ -662,6 +663,24 @@ describe('lifecycle', () => {
     expect(head).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n/);
     expect(daemon!.upgrades[0]!.url).toBe('/session');
     expect(daemon!.lookups).toEqual([]);
+  });
+
+  it('upgrades are counted in the metrics like other requests', async () => {
+    const metricsPort = await freePortFor();
+    await start({ METRICS_PORT: String(metricsPort), LISTEN_ADDRESS: '127.0.0.1' });
+    const client = await rawClient();
+    client.socket.write(upgradeRequest('POST', `/containers/db-hidden/attach?${ATTACH_QUERY}`));
+    await client.until(() => client.ended, 'the 404');
+    await waitForLog();
+    const scraped = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ port: metricsPort, host: '127.0.0.1' });
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+      socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    });
+    expect(scraped).toMatch(/docker_sieve_requests_total\{route="container",decision="hidden"\} 1/);
   });
 
   it('an idle tunnel outlives the client idle and header timeouts', async () => {
