@@ -19,6 +19,12 @@ export interface Policy {
   /** False when neither list is set: everything is visible and nothing needs judging. */
   readonly filtering: boolean;
   visibleContainer(facts: ContainerFacts): boolean;
+  /** True when some label rule is set: without one, labels never make a container visible. */
+  readonly hasLabelRules: boolean;
+  /** The name half of visibleContainer: a name rule matches. */
+  visibleByName(name: string): boolean;
+  /** The label half of visibleContainer: a label rule matches. */
+  visibleByLabels(labels: ContainerFacts['labels']): boolean;
   explain(facts: ContainerFacts): Decision;
 }
 
@@ -61,9 +67,16 @@ export function compilePolicy(rules: PolicyRules): Policy {
 
   return {
     filtering,
+    hasLabelRules: labels.length > 0,
     visibleContainer(facts) {
       if (!filtering) return true;
       return matchName(facts.name) !== undefined || matchLabel(facts.labels) !== undefined;
+    },
+    visibleByName(name) {
+      return !filtering || matchName(name) !== undefined;
+    },
+    visibleByLabels(containerLabels) {
+      return !filtering || matchLabel(containerLabels) !== undefined;
     },
     explain(facts) {
       if (!filtering) return { visible: true, reason: 'no filters set' };

@@ -3,7 +3,7 @@
 // see the list.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { JsonArraySplitter, MalformedJsonError } from '../stream/json-array.js';
+import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../stream/json-array.js';
 import { ownName, type Policy } from '../policy.js';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
@@ -40,39 +40,85 @@ export interface ListSummary {
 }
 
 interface ListEntry {
-  Names?: string[];
-  Labels?: Record<string, string> | null;
+  Names?: unknown;
+  Labels?: unknown;
 }
 
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
 const CLOSE = Buffer.from(']\n');
+const NAMES = Buffer.from('Names');
+const LABELS = Buffer.from('Labels');
+
+function parseMember(element: Buffer, members: ObjectMembers, key: Buffer): unknown {
+  const value = members.value(element, key);
+  return value === undefined ? undefined : JSON.parse(value.toString('utf8'));
+}
+
+/**
+ * Is this list element visible? Decided on `Names` and `Labels` exactly as `JSON.parse` of the whole element
+ * would give them, but only the values the decision needs are parsed: the splitter has found them and checked
+ * the element's top-level `{"key": value, ...}` structure. `Labels` is parsed only when the name does not
+ * already decide. A key written with escapes (`"N\u0061mes"` is `Names` too) is rare enough to fall back to
+ * parsing the whole element.
+ */
+export function visibleListEntry(policy: Policy, element: Buffer, members: ObjectMembers | undefined): boolean {
+  if (members === undefined) throw new MalformedJsonError('a list element is not an object');
+  if (!policy.filtering) return true;
+  if (members.escapedKeys) {
+    const entry = JSON.parse(element.toString('utf8')) as ListEntry;
+    return policy.visibleContainer({ name: ownName(entry.Names as string[] | undefined) ?? '', labels: asLabels(entry.Labels) });
+  }
+  // A container without an own name can only be matched by its labels.
+  const name = ownName(parseMember(element, members, NAMES) as string[] | undefined);
+  if (policy.visibleByName(name ?? '')) return true;
+  return policy.hasLabelRules && policy.visibleByLabels(asLabels(parseMember(element, members, LABELS)));
+}
+
+function asLabels(labels: unknown): Record<string, string> | null {
+  return labels !== null && typeof labels === 'object' ? (labels as Record<string, string>) : null;
+}
 
 /** A transform from the upstream's list bytes to the filtered list bytes. It errors rather than leak. */
 export function filterContainerList(policy: Policy, limit: number | undefined, summary: ListSummary): Transform {
   let full = false;
-  let transform: Transform;
-  const splitter = new JsonArraySplitter((element) => {
-    summary.seen++;
-    if (full) return;
-    const entry = JSON.parse(element.toString('utf8')) as ListEntry;
-    if (entry === null || typeof entry !== 'object') throw new MalformedJsonError('a list element is not an object');
-    const name = ownName(entry.Names);
-    // A container without an own name can only be matched by its labels.
-    if (!policy.visibleContainer({ name: name ?? '', labels: entry.Labels })) return;
-    if (summary.kept > 0) transform.push(COMMA);
-    transform.push(element);
-    summary.kept++;
-    if (limit !== undefined && summary.kept >= limit) full = true;
-  });
-  transform = new Transform({
+  // Kept elements of the chunk under way: one push per upstream chunk, not two per element.
+  let out: Buffer[] = [];
+  let outBytes = 0;
+  const splitter = new JsonArraySplitter(
+    (element, members) => {
+      summary.seen++;
+      if (full) return;
+      if (!visibleListEntry(policy, element, members)) return;
+      if (summary.kept > 0) {
+        out.push(COMMA);
+        outBytes += 1;
+      }
+      out.push(element);
+      outBytes += element.length;
+      summary.kept++;
+      if (limit !== undefined && summary.kept >= limit) full = true;
+    },
+    { members: true },
+  );
+  function flushKept(transform: Transform): void {
+    if (out.length === 0) return;
+    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out, outBytes);
+    out = [];
+    outBytes = 0;
+    transform.push(bytes);
+  }
+  const transform = new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
       try {
         splitter.write(chunk);
-        callback();
       } catch (error) {
+        out = [];
         callback(error as Error);
+        return;
       }
+      flushKept(this);
+      callback();
     },
     flush(callback: TransformCallback) {
       try {
