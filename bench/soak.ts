@@ -18,6 +18,19 @@ export interface SoakResult {
 
 const MAX_SECONDS = 240;
 
+/**
+ * RSS once the load has stopped: the lowest of samples over a few idle seconds. Right after a burst, RSS still
+ * holds garbage V8 has not collected yet; a leak is what stays once it has had the chance.
+ */
+async function settledRss(read: () => number): Promise<number> {
+  let lowest = read();
+  for (let i = 0; i < 16; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    lowest = Math.min(lowest, read());
+  }
+  return lowest;
+}
+
 export async function runSoak(total = 100_000, concurrency = 32): Promise<SoakResult> {
   const upstream = await startStaticUpstream({ containers: 50 });
   const sieve = await startSieveProcess({ PROXY_URL: upstream.url, CONTAINER_NAMES: 'web', CACHE_TTL: '2' });
@@ -56,11 +69,11 @@ export async function runSoak(total = 100_000, concurrency = 32): Promise<SoakRe
   try {
     // Warm up (JIT, pools, caches), then measure.
     await Promise.all(Array.from({ length: concurrency }, () => worker(5_000)));
-    const before = sieve.rssBytes();
+    const before = await settledRss(sieve.rssBytes);
     sent = 0;
     const measuredStart = Date.now();
     await Promise.all(Array.from({ length: concurrency }, () => worker(total)));
-    const after = sieve.rssBytes();
+    const after = await settledRss(sieve.rssBytes);
     return {
       requests: sent,
       seconds: (Date.now() - measuredStart) / 1000,

@@ -8,6 +8,9 @@ export function healthcheckUrl(config: Config): string {
   const address = config.listenAddress;
   const host = address === undefined || address === '0.0.0.0' || address === '::' ? '127.0.0.1' : address;
   const literal = host.includes(':') ? `[${host}]` : host;
+  // With client certificates required, our own server certificate may not be good as a client's (serverAuth
+  // only): the metrics listener, when there is one, answers without TLS.
+  if (config.tls?.ca !== undefined && config.metricsPort !== undefined) return `http://${literal}:${config.metricsPort}/healthz`;
   return `${config.tls === undefined ? 'http' : 'https'}://${literal}:${config.port}/_ping`;
 }
 

@@ -9,6 +9,7 @@ import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
 import { parseInvocation, UsageError, usage, withFlags } from '../../src/cli/args.js';
 import { formatTable, previewRows, previewWarnings } from '../../src/cli/preview.js';
+import { healthcheckUrl } from '../../src/cli/healthcheck.js';
 import { compilePolicy } from '../../src/policy.js';
 import { parseConfig, SETTINGS } from '../../src/config.js';
 import { buildApp } from '../../src/app.js';
@@ -63,6 +64,18 @@ describe('parseInvocation', () => {
 
   it('lets a flag win over the environment', () => {
     expect(withFlags({ PORT: '1', PROXY_URL: 'http://a:1' }, { PORT: '2' })).toEqual({ PORT: '2', PROXY_URL: 'http://a:1' });
+  });
+});
+
+describe('healthcheckUrl', () => {
+  it.each([
+    [{}, 'http://127.0.0.1:2375/_ping'],
+    [{ LISTEN_ADDRESS: '::1', PORT: '1234' }, 'http://[::1]:1234/_ping'],
+    [{ TLS_CERT: '/c', TLS_KEY: '/k' }, 'https://127.0.0.1:2375/_ping'],
+    [{ TLS_CERT: '/c', TLS_KEY: '/k', TLS_CA: '/ca' }, 'https://127.0.0.1:2375/_ping'],
+    [{ TLS_CERT: '/c', TLS_KEY: '/k', TLS_CA: '/ca', METRICS_PORT: '9100' }, 'http://127.0.0.1:9100/healthz'],
+  ])('%j → %s', (env, url) => {
+    expect(healthcheckUrl(parseConfig({ PROXY_URL: 'http://x:1', ...env }))).toBe(url);
   });
 });
 

@@ -86,5 +86,5 @@ describe('many random refs', () => {
     expect(resolver.stats.lookups).toBe(refs.length);
     expect(resolver.cacheEntries.refs).toBeLessThanOrEqual(500);
     expect(resolver.cacheEntries.refs).toBeGreaterThan(0);
-  });
+  }, 60_000);
 });
