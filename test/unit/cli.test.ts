@@ -13,7 +13,7 @@ import { healthcheckUrl } from '../../src/cli/healthcheck.js';
 import { compilePolicy } from '../../src/policy.js';
 import { parseConfig, SETTINGS } from '../../src/config.js';
 import { buildApp } from '../../src/app.js';
-import { freePortFor } from './free-port.js';
+import { freePort } from '../support/free-port.js';
 import { json, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 
 const ENTRY = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
@@ -141,7 +141,7 @@ describe('the docker-sieve command', () => {
   it('a flag wins over the environment, which wins over .env; healthcheck is 0 while it serves and 1 after', async () => {
     upstream = await startFakeUpstream();
     upstream.on('GET', '/_ping', json(200, 'OK'));
-    const [flagPort, envPort, filePort] = [await freePortFor(), await freePortFor(), await freePortFor()];
+    const [flagPort, envPort, filePort] = [await freePort(), await freePort(), await freePort()];
     const cwd = mkdtempSync(join(tmpdir(), 'sieve-cli-'));
     writeFileSync(join(cwd, '.env'), `PORT=${filePort}\nPROXY_URL=${upstream.url}\nLOG_LEVEL=silent\n`);
     const server = run(['--port', String(flagPort), '--listen-address', '127.0.0.1'], { PORT: String(envPort) }, cwd);
@@ -191,7 +191,7 @@ describe('metrics', () => {
     upstream = await startFakeUpstream();
     upstream.on('GET', '/containers/json', json(200, list));
     upstream.on('GET', '/containers/db-hidden/json', json(200, { Id: 'b'.repeat(64), Name: '/db-hidden', Config: { Labels: {} } }));
-    const metricsPort = await freePortFor();
+    const metricsPort = await freePort();
     app = await buildApp({
       config: parseConfig({ PROXY_URL: upstream.url, CONTAINER_NAMES: 'web', LOG_LEVEL: 'silent', METRICS_PORT: String(metricsPort), LISTEN_ADDRESS: '127.0.0.1' }),
       resolver: { watchEvents: false },

@@ -20,7 +20,7 @@ import {
   type BodyEnd,
 } from '../../src/hijack.js';
 import { makeTestCertificates } from '../support/certs.js';
-import { freePortFor } from './free-port.js';
+import { freePort } from '../support/free-port.js';
 
 const DAEMON = { 'Api-Version': '1.41', 'Docker-Experimental': 'false', Ostype: 'linux', Server: 'Docker/20.10.24+dfsg1 (linux)' };
 const WEB = { Id: 'a'.repeat(64), Name: '/web-a', Labels: {} };
@@ -666,7 +666,7 @@ describe('lifecycle', () => {
   });
 
   it('upgrades are counted in the metrics like other requests', async () => {
-    const metricsPort = await freePortFor();
+    const metricsPort = await freePort();
     await start({ METRICS_PORT: String(metricsPort), LISTEN_ADDRESS: '127.0.0.1' });
     const client = await rawClient();
     client.socket.write(upgradeRequest('POST', `/containers/db-hidden/attach?${ATTACH_QUERY}`));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { freePortFor } from './free-port.js';
+import { freePort } from '../support/free-port.js';
 import { json, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 
 const ENTRY = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
@@ -61,7 +61,7 @@ describe('docker-sieve process', () => {
   it('reads .env from its working directory, listens on every interface, warns without filters, and exits 0 on SIGTERM', async () => {
     upstream = await startFakeUpstream();
     upstream.on('GET', '/version', json(200, { Version: '20.10.24' }));
-    const port = await freePortFor();
+    const port = await freePort();
     const cwd = mkdtempSync(join(tmpdir(), 'sieve-cwd-'));
     writeFileSync(join(cwd, '.env'), `PROXY_URL=${upstream.url}\nPORT=1\n`);
     // The real environment wins over .env.
@@ -90,7 +90,7 @@ describe('docker-sieve process', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
     });
-    const port = await freePortFor();
+    const port = await freePort();
     const server = runServer({ PROXY_URL: upstream.url, PORT: String(port), SHUTDOWN_GRACE: '2' }, mkdtempSync(join(tmpdir(), 'sieve-cwd-')), true);
     await server.listening;
     const stream = await request(`http://127.0.0.1:${port}/events`);

@@ -3,7 +3,10 @@
  * See haproxy.cfg next to this file for the access model.
  */
 import { spawn } from 'node:child_process';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from '../../support/free-port.js';
+
+export { freePort };
 import { fileURLToPath } from 'node:url';
 import { findBinary } from './dockerd.js';
 
@@ -54,18 +57,6 @@ export interface SocketProxy {
 }
 
 /** A free TCP port on 127.0.0.1 (bind port 0, read it, close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not get a free port'))));
-    });
-  });
-}
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
