@@ -79,6 +79,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   const log = app.log as unknown as Logger;
   const upstream: Upstream = createUpstream(config.upstream, {
     connectTimeoutMs: config.timeouts.upstreamConnectMs,
+    headersTimeoutMs: config.timeouts.upstreamHeadersMs,
     tls: readUpstreamTls(config.upstreamTls),
   });
   const resolver: Resolver = createResolver({

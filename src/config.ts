@@ -32,6 +32,8 @@ export interface UpstreamTls {
 export interface Timeouts {
   /** Connecting to the upstream. */
   readonly upstreamConnectMs: number;
+  /** The upstream's answer headers (bodies, which are streams, are never timed); 0 for none. */
+  readonly upstreamHeadersMs: number;
   /** A gate's lookup (inspect) upstream, headers and body. */
   readonly lookupMs: number;
   /** A client's request headers must arrive within this (slowloris). */
@@ -211,6 +213,7 @@ export function parseConfig(env: Env): Config {
     cacheTtlMs: parseSeconds('CACHE_TTL', env.CACHE_TTL, 30),
     timeouts: Object.freeze({
       upstreamConnectMs: parseSeconds('UPSTREAM_CONNECT_TIMEOUT', env.UPSTREAM_CONNECT_TIMEOUT, 5),
+      upstreamHeadersMs: parseSeconds('UPSTREAM_HEADERS_TIMEOUT', env.UPSTREAM_HEADERS_TIMEOUT, 300),
       lookupMs: parseSeconds('LOOKUP_TIMEOUT', env.LOOKUP_TIMEOUT, 10),
       clientHeadersMs: parseSeconds('CLIENT_HEADERS_TIMEOUT', env.CLIENT_HEADERS_TIMEOUT, 10),
       clientIdleMs: parseSeconds('CLIENT_IDLE_TIMEOUT', env.CLIENT_IDLE_TIMEOUT, 60),
@@ -253,6 +256,7 @@ export const SETTINGS: ReadonlyArray<{ readonly variable: string; readonly flag:
   { variable: 'METRICS_PORT', flag: 'metrics-port', help: 'serve /metrics and /healthz on this port (default: off)' },
   { variable: 'CACHE_TTL', flag: 'cache-ttl', help: 'seconds a resolved container is cached (default 30)' },
   { variable: 'UPSTREAM_CONNECT_TIMEOUT', flag: 'upstream-connect-timeout', help: 'seconds to connect upstream (default 5)' },
+  { variable: 'UPSTREAM_HEADERS_TIMEOUT', flag: 'upstream-headers-timeout', help: "seconds to the upstream's answer headers, 0 for none; streams are never cut (default 300)" },
   { variable: 'LOOKUP_TIMEOUT', flag: 'lookup-timeout', help: 'seconds for a container lookup (default 10)' },
   { variable: 'CLIENT_HEADERS_TIMEOUT', flag: 'client-headers-timeout', help: "seconds for a client's request headers (default 10)" },
   { variable: 'CLIENT_IDLE_TIMEOUT', flag: 'client-idle-timeout', help: 'seconds an idle keep-alive connection is kept (default 60)' },

@@ -72,14 +72,18 @@ export function readUpstreamTls(files: UpstreamTls): UpstreamTlsMaterial {
 
 export interface UpstreamOptions {
   readonly connectTimeoutMs?: number;
+  /** Time to an answer's headers, unless a request sets its own; 0 for none. Bodies are never timed. */
+  readonly headersTimeoutMs?: number;
   readonly tls?: UpstreamTlsMaterial;
 }
 
 export function createUpstream(target: UpstreamTarget, upstreamOptions: UpstreamOptions = {}): Upstream {
   // No body or header timeout at this level: events, logs -f and attach stay open for as long as they like.
   // Lookups pass their own timeout.
+  const defaultHeadersTimeoutMs = upstreamOptions.headersTimeoutMs ?? 0;
   const options = {
-    headersTimeout: 0,
+    // reply-from's forwards take this default; the filters' and lookups' requests pass their own.
+    headersTimeout: defaultHeadersTimeoutMs,
     bodyTimeout: 0,
     keepAliveTimeout: 30_000,
     connect: { timeout: upstreamOptions.connectTimeoutMs ?? 5_000, ...upstreamOptions.tls },
@@ -102,7 +106,7 @@ export function createUpstream(target: UpstreamTarget, upstreamOptions: Upstream
         path: pathPrefix + path,
         headers: headers ?? {},
         signal,
-        headersTimeout: headersTimeoutMs ?? 0,
+        headersTimeout: headersTimeoutMs ?? defaultHeadersTimeoutMs,
         bodyTimeout: 0,
       });
       upstream.observe(response.headers);

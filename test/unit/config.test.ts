@@ -25,7 +25,7 @@ describe('parseConfig: defaults', () => {
 describe('parseConfig: hardening options', () => {
   it('has defaults that never cut a long stream, and reads seconds', () => {
     const config = parseConfig(base);
-    expect(config.timeouts).toEqual({ upstreamConnectMs: 5000, lookupMs: 10000, clientHeadersMs: 10000, clientIdleMs: 60000, shutdownGraceMs: 10000 });
+    expect(config.timeouts).toEqual({ upstreamConnectMs: 5000, upstreamHeadersMs: 300000, lookupMs: 10000, clientHeadersMs: 10000, clientIdleMs: 60000, shutdownGraceMs: 10000 });
     expect(config).toMatchObject({ tls: undefined, allowFrom: [], metricsPort: undefined, cacheTtlMs: 30000 });
     expect(parseConfig({ ...base, LOOKUP_TIMEOUT: '2.5', CACHE_TTL: '0' })).toMatchObject({ timeouts: { lookupMs: 2500 }, cacheTtlMs: 0 });
   });

@@ -70,6 +70,37 @@ describe('upstream down, then back', () => {
   });
 });
 
+describe('a slow upstream', () => {
+  it('is cut at UPSTREAM_HEADERS_TIMEOUT when its headers do not come, but a quiet stream is never cut', async () => {
+    upstream = await startFakeUpstream();
+    upstream.on('GET', '/version', () => undefined); // never answers
+    upstream.on('GET', '/containers/json', () => undefined);
+    upstream.on('GET', '/events', (_r, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders(); // then silence, longer than the timeout
+    });
+    await build({ PROXY_URL: upstream.url, UPSTREAM_HEADERS_TIMEOUT: '0.4' });
+    await app!.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app!.server.address() as AddressInfo).port}`;
+    for (const path of ['/version', '/containers/json']) {
+      const started = Date.now();
+      const response = await fetch(`${base}${path}`);
+      expect(response.status).toBeGreaterThanOrEqual(502);
+      expect(((await response.json()) as { message: string }).message).toMatch(/^docker-sieve: /);
+      expect(Date.now() - started).toBeLessThan(2000);
+    }
+    const stream = await fetch(`${base}/events`);
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    const outcome = await Promise.race([
+      reader.read().then(() => 'ended'),
+      new Promise((resolve) => setTimeout(() => resolve('still open'), 1500)),
+    ]);
+    expect(outcome).toBe('still open');
+    await reader.cancel();
+  });
+});
+
 describe('many random refs', () => {
   it('looks each distinct ref up once per TTL, shares concurrent lookups, and keeps the caches bounded', async () => {
     upstream = await startFakeUpstream();
