@@ -7,7 +7,7 @@ import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../st
 import { ownName, type Policy } from '../policy.js';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
-import { fetchForFilter, sendFiltered, sendUnchanged, withQuery } from '../forward.js';
+import { fetchForFilter, sendFiltered, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
 
 export interface ListQuery {
   /** The query to send upstream. */
@@ -34,10 +34,7 @@ export function planListQuery(query: string): ListQuery {
   return { upstreamQuery: params.toString(), limit };
 }
 
-export interface ListSummary {
-  kept: number;
-  seen: number;
-}
+export type ListSummary = FilterSummary;
 
 interface ListEntry {
   Names?: unknown;
@@ -46,6 +43,7 @@ interface ListEntry {
 
 const OPEN = Buffer.from('[');
 const COMMA = Buffer.from(',');
+const COMMA_BYTE = 0x2c;
 const CLOSE = Buffer.from(']\n');
 const NAMES = Buffer.from('Names');
 const LABELS = Buffer.from('Labels');
@@ -79,45 +77,69 @@ function asLabels(labels: unknown): Record<string, string> | null {
   return labels !== null && typeof labels === 'object' ? (labels as Record<string, string>) : null;
 }
 
-/** A transform from the upstream's list bytes to the filtered list bytes. It errors rather than leak. */
+/**
+ * A transform from the upstream's list bytes to the filtered list bytes. It errors rather than leak.
+ *
+ * Kept elements are passed on as views of the upstream's chunks, never copied: a copy of every kept byte would
+ * double the garbage a large list makes, and with it the peak memory. Consecutive kept elements that stand in
+ * one chunk separated by a single comma go out as one view, and an element goes out together with the comma
+ * just before it, so there are few pushes even when every other container is hidden. The output is the same
+ * however the input is cut: kept elements joined by single commas.
+ */
 export function filterContainerList(policy: Policy, limit: number | undefined, summary: ListSummary): Transform {
   let full = false;
-  // Kept elements of the chunk under way: one push per upstream chunk, not two per element.
-  let out: Buffer[] = [];
-  let outBytes = 0;
+  let transform: Transform;
+  let chunk: Buffer = OPEN;
+  // The run of `chunk` to pass on next: [runStart, runEnd), or none when runEnd is -1.
+  let runStart = 0;
+  let runEnd = -1;
+  function flushRun(): void {
+    if (runEnd === -1) return;
+    transform.push(chunk.subarray(runStart, runEnd));
+    runEnd = -1;
+  }
   const splitter = new JsonArraySplitter(
     (element, members) => {
       summary.seen++;
       if (full) return;
       if (!visibleListEntry(policy, element, members)) return;
-      if (summary.kept > 0) {
-        out.push(COMMA);
-        outBytes += 1;
-      }
-      out.push(element);
-      outBytes += element.length;
+      const comma = summary.kept > 0;
       summary.kept++;
       if (limit !== undefined && summary.kept >= limit) full = true;
+      const at = splitter.elementOffset;
+      if (at === -1) {
+        // It came in pieces and is a copy of its own already.
+        flushRun();
+        transform.push(comma ? Buffer.concat([COMMA, element]) : element);
+        return;
+      }
+      const end = at + element.length;
+      if (comma && runEnd !== -1 && at === runEnd + 1 && chunk[runEnd] === COMMA_BYTE) {
+        runEnd = end; // right after the last kept one, one comma between
+        return;
+      }
+      flushRun();
+      if (!comma) runStart = at;
+      else if (at > 0 && chunk[at - 1] === COMMA_BYTE) runStart = at - 1;
+      else {
+        transform.push(COMMA);
+        runStart = at;
+      }
+      runEnd = end;
     },
     { members: true },
   );
-  function flushKept(transform: Transform): void {
-    if (out.length === 0) return;
-    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out, outBytes);
-    out = [];
-    outBytes = 0;
-    transform.push(bytes);
-  }
-  const transform = new Transform({
-    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+  transform = new Transform({
+    transform(input: Buffer, _encoding, callback: TransformCallback) {
+      chunk = input;
       try {
-        splitter.write(chunk);
+        splitter.write(input);
       } catch (error) {
-        out = [];
+        runEnd = -1;
         callback(error as Error);
         return;
       }
-      flushKept(this);
+      flushRun();
       callback();
     },
     flush(callback: TransformCallback) {

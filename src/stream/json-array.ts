@@ -139,6 +139,7 @@ export class JsonArraySplitter {
   private keyEnd = 0;
   private valueStart = 0;
   private readonly members = new ObjectMembers();
+  private offset = -1;
 
   constructor(
     private readonly onElement: (element: Buffer, members: ObjectMembers | undefined) => void,
@@ -324,8 +325,17 @@ export class JsonArraySplitter {
     if (this.state !== State.Done) throw new MalformedJsonError('the JSON array is truncated');
   }
 
+  /**
+   * Where the element being handed to `onElement` starts in the chunk being written, or -1 when it came in
+   * more than one chunk (and is a copy). Lets a consumer pass on runs of the chunk without copying them.
+   */
+  get elementOffset(): number {
+    return this.offset;
+  }
+
   private emit(chunk: Buffer, start: number, end: number, members: ObjectMembers | undefined): void {
     let element: Buffer;
+    this.offset = this.pending.length === 0 ? start : -1;
     if (this.pending.length === 0) element = chunk.subarray(start, end);
     else {
       this.pending.push(chunk.subarray(start, end));

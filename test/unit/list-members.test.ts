@@ -214,3 +214,44 @@ describe('the policy halves the list filter uses', () => {
     expect(POLICIES.map(([, policy]) => policy.hasLabelRules)).toEqual([false, true, true, false]);
   });
 });
+
+describe('filterContainerList output', () => {
+  const policy = compilePolicy({ names: ['web'], labels: [] });
+  const entry = (name: string, pad = '') => `{"Id":"${name}","Names":["/${name}"],"Labels":{"pad":"${pad}"}}`;
+  const entries = [entry('web-1'), entry('web-2', 'x'.repeat(40)), entry('db-3'), entry('web-4'), entry('db-5'), entry('db-6'), entry('web-7'), entry('web-8')];
+  const kept = `[${entries.filter((e) => e.includes('"/web')).join(',')}]\n`;
+  const run = (chunks: Buffer[]) => text(Readable.from(chunks).pipe(filterContainerList(policy, undefined, { kept: 0, seen: 0 })));
+
+  it.each([
+    ['compact', `[${entries.join(',')}]`],
+    ['with whitespace around the commas', `[\n  ${entries.join(' ,\n  ')}\n]\n`],
+  ])('is the kept elements joined by single commas, whatever the cut (%s)', async (_title, list) => {
+    const bytes = Buffer.from(list);
+    expect(await run([bytes])).toBe(kept);
+    for (let at = 1; at < bytes.length; at++) {
+      const output = await run([bytes.subarray(0, at), bytes.subarray(at)]);
+      if (output !== kept) throw new Error(`cut at ${at}: ${output}`);
+    }
+    expect(await run([...bytes].map((byte) => Buffer.from([byte])))).toBe(kept);
+  });
+
+  it('passes a run of kept elements on as one view of the upstream chunk, not a copy', async () => {
+    const list = Buffer.from(`[${entries.join(',')}]`);
+    const pushed: Buffer[] = [];
+    const filter = filterContainerList(policy, undefined, { kept: 0, seen: 0 });
+    filter.on('data', (chunk: Buffer) => pushed.push(chunk));
+    await new Promise<void>((resolve, reject) => {
+      filter.on('end', resolve).on('error', reject);
+      filter.end(list);
+    });
+    // "[", then web-1,web-2 as one run, ",web-4", ",web-7,web-8", then "]\n".
+    expect(pushed.map((chunk) => chunk.toString())).toEqual([
+      '[',
+      `${entries[0]},${entries[1]}`,
+      `,${entries[3]}`,
+      `,${entries[6]},${entries[7]}`,
+      ']\n',
+    ]);
+    for (const chunk of pushed.slice(1, -1)) expect(chunk.buffer).toBe(list.buffer);
+  });
+});
