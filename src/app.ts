@@ -41,11 +41,6 @@ type Handler<K extends Target['kind']> = (
   reply: FastifyReply,
 ) => unknown;
 
-function passUnfiltered(sieve: Sieve, target: Extract<Target, { path: string }>, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  request.decision = 'passed-unfiltered';
-  return forward(reply, sieve.upstream, target.version, target.path, target.query);
-}
-
 /** One line per kind of route: adding a filtered endpoint means adding a kind and its module. */
 const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   refuse: (sieve, target, request, reply) => {
@@ -58,7 +53,6 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   },
   'containers-list': containersListRoute,
   container: containerRoute,
-  // Not filtered yet (issue 3): forwarded as they are, and logged as such.
   'container-create': containerRefsRoute,
   'containers-prune': containersPruneRoute,
   commit: containerRefsRoute,

@@ -53,7 +53,7 @@ export function forward(
         return;
       }
       Promise.resolve(onResponse(reply, upstreamResponse)).catch((error: Error) => {
-        abortReply(reply, error);
+        failClosed(reply, upstream, version, error);
       });
     },
   });
@@ -65,16 +65,26 @@ export function sendUpstreamStream(reply: FastifyReply, response: UpstreamRespon
   if (response.headers['content-length'] === undefined) reply.raw.flushHeaders();
 }
 
-/** Fail closed: an error after the upstream answered must never let unfiltered bytes out. */
-export function abortReply(reply: FastifyReply, error: Error): void {
+/** What a filter kept of what it saw, for the request's log line and metrics. */
+export interface FilterSummary {
+  kept: number;
+  seen: number;
+}
+
+/**
+ * Fail closed: an error after the upstream answered must never let unfiltered bytes out. A 502 in the daemon's
+ * error format if nothing has been sent yet, a cut connection otherwise.
+ */
+export function failClosed(reply: FastifyReply, upstream: Upstream, version: ApiVersion | undefined, error: Error): void {
   reply.request.decision = 'upstream-error';
-  reply.request.log.warn({ err: error.message }, 'aborting response');
+  reply.request.log.warn({ err: error.message }, 'refusing an upstream answer that cannot be filtered');
+  if (reply.sent || reply.raw.destroyed) return;
   if (reply.raw.headersSent) {
     reply.raw.destroy(error);
     return;
   }
   reply.removeHeader('content-length');
-  reply.code(502).type('application/json').send(`${JSON.stringify({ message: `docker-sieve: ${error.message}` })}\n`);
+  sendDockerError(reply, upstream, dockerError(502, `docker-sieve: ${error.message}`, version));
 }
 
 export function sendDockerError(reply: FastifyReply, upstream: Upstream, error: DockerErrorReply): FastifyReply {
@@ -115,6 +125,10 @@ export async function fetchForFilter(
   });
   const headers = endToEndHeaders(request.headers);
   delete headers.host;
+  // The client's GET has no body: its framing headers must not travel without it.
+  delete headers['content-length'];
+  // We read the answer, so it must come back unencoded.
+  delete headers['accept-encoding'];
   try {
     return await upstream.request({ method: 'GET', path: pathWithQuery, headers, signal: abort.signal });
   } catch (error) {
@@ -133,7 +147,7 @@ export function sendFiltered(
   reply: FastifyReply,
   response: Dispatcher.ResponseData,
   filter: Transform,
-  summary: { kept: number; seen: number },
+  summary: FilterSummary,
 ): void {
   const headers = endToEndHeaders(response.headers);
   delete headers['content-length'];

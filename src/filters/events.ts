@@ -12,7 +12,7 @@ import type { Resolver } from '../resolver.js';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
 import { LineSplitter } from '../stream/lines.js';
-import { fetchForFilter, sendFiltered, sendUnchanged, withQuery } from '../forward.js';
+import { fetchForFilter, sendFiltered, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
 
 /** Attributes the daemon adds to a container event besides the labels. */
 const DAEMON_ATTRIBUTES = new Set(['image', 'name', 'exitCode', 'signal', 'execID', 'oldName', 'execDuration']);
@@ -46,10 +46,7 @@ export function eventSubject(event: DockerEvent): EventSubject {
   return { kind: 'none' };
 }
 
-export interface EventsSummary {
-  kept: number;
-  seen: number;
-}
+export type EventsSummary = FilterSummary;
 
 export function filterEvents(policy: Policy, resolver: Resolver, summary: EventsSummary): Transform {
   // Visibility of containers seen on this stream, so a later network event about one needs no lookup.

@@ -15,14 +15,13 @@ import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
 import {
   asObject,
-  failClosed,
   fetchUpstreamJson,
   mapBounded,
   sendJson,
   UnexpectedShape,
-  type FilterSummary,
   type JsonObject,
-} from './system-df.js';
+} from './json-answer.js';
+import { failClosed, type FilterSummary } from '../forward.js';
 import { createServiceLookups, LOOKUP_CONCURRENCY } from './swarm.js';
 
 const FULL_ID = /^[0-9a-f]{64}$/;
@@ -167,7 +166,7 @@ export async function networkRoute(
     request.listSummary = summary;
     sendJson(reply, fetched.headers, filtered);
   } catch (error) {
-    failClosed(sieve, target.version, reply, error as Error);
+    failClosed(reply, sieve.upstream, target.version, error as Error);
   }
 }
 
@@ -187,6 +186,6 @@ export async function networksListRoute(
     request.listSummary = summary;
     sendJson(reply, fetched.headers, filtered);
   } catch (error) {
-    failClosed(sieve, target.version, reply, error as Error);
+    failClosed(reply, sieve.upstream, target.version, error as Error);
   }
 }

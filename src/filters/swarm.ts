@@ -10,20 +10,18 @@ import type { Policy } from '../policy.js';
 import type { Sieve } from '../sieve.js';
 import { encodePath, type SwarmResource, type Target } from '../docker/target.js';
 import { dockerError } from '../docker/errors.js';
-import { forward, sendDockerError } from '../forward.js';
+import { forward, sendDockerError, failClosed, type FilterSummary } from '../forward.js';
 import { LookupError, readLookupBody, relayLookupError, sendLookupFailure } from '../lookup.js';
 import {
   asObject,
-  failClosed,
   fetchUpstreamJson,
   isObject,
   labelsOf,
   mapBounded,
   sendJson,
   UnexpectedShape,
-  type FilterSummary,
   type JsonObject,
-} from './system-df.js';
+} from './json-answer.js';
 
 type SwarmListTarget = Extract<Target, { kind: 'swarm-list' }>;
 type SwarmObjectTarget = Extract<Target, { kind: 'swarm-object' }>;
@@ -177,7 +175,7 @@ function fail(sieve: Sieve, target: { version: SwarmListTarget['version'] }, rep
     sendLookupFailure(reply, sieve.upstream, error, target.version);
     return;
   }
-  failClosed(sieve, target.version, reply, error);
+  failClosed(reply, sieve.upstream, target.version, error);
 }
 
 /** GET /services and GET /tasks. */

@@ -7,7 +7,7 @@ import { buildApp } from '../../src/app.js';
 import { parseConfig, type Env } from '../../src/config.js';
 import { ownName } from '../../src/policy.js';
 import { filterNetwork, networkRefs, networksListRefs } from '../../src/filters/networks.js';
-import { UnexpectedShape } from '../../src/filters/system-df.js';
+import { UnexpectedShape } from '../../src/filters/json-answer.js';
 import { DAEMON_HEADERS, json, startFakeUpstream, type FakeHandler, type FakeUpstream } from './fake-upstream.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url));

@@ -7,7 +7,7 @@ import { buildApp } from '../../src/app.js';
 import { parseConfig, parseLabelRules, parseList, type Env } from '../../src/config.js';
 import { compilePolicy } from '../../src/policy.js';
 import { filterServices, filterTasks, judgeService, scrubService, scrubTask, taskServiceIds } from '../../src/filters/swarm.js';
-import { UnexpectedShape } from '../../src/filters/system-df.js';
+import { UnexpectedShape } from '../../src/filters/json-answer.js';
 import { DAEMON_HEADERS, json, startFakeUpstream, type FakeHandler, type FakeUpstream } from './fake-upstream.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url));

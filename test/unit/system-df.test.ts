@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, parseLabelRules, parseList, type Env } from '../../src/config.js';
 import { compilePolicy, ownName } from '../../src/policy.js';
-import { filterSystemDf, UnexpectedShape } from '../../src/filters/system-df.js';
+import { filterSystemDf } from '../../src/filters/system-df.js';
+import { UnexpectedShape } from '../../src/filters/json-answer.js';
 import { DAEMON_HEADERS, startFakeUpstream, type FakeHandler, type FakeUpstream } from './fake-upstream.js';
 
 const recorded = readFileSync(new URL('../../fixtures/system-df.v1.41.json', import.meta.url));
