@@ -155,6 +155,10 @@ describeIntegration('no request shape reaches a hidden container', () => {
     ['events', () => request('GET', `/events?since=${since}&until=${now()}`), 'ok-without-secret'],
     ['events filtered on it', () => request('GET', `/events?since=${since}&until=${now()}&filters=${encodeURIComponent('{"container":["bp-secret"]}')}`), 'ok-without-secret'],
     ['visible container inspect (its link names the hidden one only by alias)', () => request('GET', '/containers/bp-web/json'), 'ok-without-secret'],
+    ['system df', () => request('GET', '/system/df'), 'ok-without-secret'],
+    ['the none network, where it is attached', () => request('GET', '/networks/none'), 'ok-without-secret'],
+    ['the none network, versioned, verbose', () => request('GET', '/v1.41/networks/none?verbose=true'), 'ok-without-secret'],
+    ['the network list, API 1.27 (Containers maps)', () => request('GET', '/v1.27/networks'), 'ok-without-secret'],
   );
 
   it('has at least 60 shapes', () => {
@@ -169,6 +173,14 @@ describeIntegration('no request shape reaches a hidden container', () => {
     // The client may see its own ref echoed; never the ID it did not send.
     if (!bytes.includes(id) && !bytes.toLowerCase().includes(id)) expect(response.raw).not.toContain(id);
     if (!bytes.includes(prefix())) expect(response.raw).not.toContain(prefix());
+    // The name likewise, unless the client wrote it (perhaps percent-encoded).
+    let decoded = bytes;
+    try {
+      decoded = decodeURIComponent(bytes);
+    } catch {
+      // keep the bytes as they are
+    }
+    if (!decoded.includes('bp-secret')) expect(response.raw).not.toContain('bp-secret');
     if (expectation === 'denied') expect(response.status).toBeGreaterThanOrEqual(400);
     else expect(response.status).toBe(200);
   });
