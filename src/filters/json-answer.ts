@@ -5,7 +5,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { ApiVersion } from '../docker/target.js';
-import { failClosed, fetchForFilter, readBody, sendUnchanged, withQuery } from '../forward.js';
+import { failClosed, fetchForFilter, readBody, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
 import { endToEndHeaders } from '../upstream.js';
 
 /** These answers are small; one larger than this is not what we expect and is refused. */
@@ -110,3 +110,27 @@ export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (
 }
 
 /** Keeps the visible entries of a list of container summaries (the `/containers/json` shape). */
+
+/**
+ * The whole route for a buffered JSON filter: fetch, then reply with `filter(value)`; anything that goes wrong
+ * after the upstream answered fails closed.
+ */
+export async function sendFilteredJson(
+  sieve: Sieve,
+  target: JsonTarget,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  filter: (value: unknown, summary: FilterSummary) => unknown,
+): Promise<void> {
+  const fetched = await fetchUpstreamJson(sieve, target, request, reply);
+  if (fetched.kind !== 'json') return;
+  try {
+    const summary: FilterSummary = { kept: 0, seen: 0 };
+    const filtered = await filter(fetched.value, summary);
+    request.decision = 'filtered';
+    request.listSummary = summary;
+    sendJson(reply, fetched.headers, filtered);
+  } catch (error) {
+    failClosed(reply, sieve.upstream, target.version, error as Error);
+  }
+}

@@ -13,15 +13,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
-import {
-  asObject,
-  fetchUpstreamJson,
-  mapBounded,
-  sendJson,
-  UnexpectedShape,
-  type JsonObject,
-} from './json-answer.js';
-import { failClosed, type FilterSummary } from '../forward.js';
+import { asObject, mapBounded, sendFilteredJson, UnexpectedShape, type JsonObject } from './json-answer.js';
+import type { FilterSummary } from '../forward.js';
 import { createServiceLookups, LOOKUP_CONCURRENCY } from './swarm.js';
 
 const FULL_ID = /^[0-9a-f]{64}$/;
@@ -156,18 +149,9 @@ export async function networkRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const fetched = await fetchUpstreamJson(sieve, target, request, reply);
-  if (fetched.kind !== 'json') return;
-  try {
-    const decisions = await decideNetworkRefs(sieve, networkRefs(fetched.value), request);
-    const summary: FilterSummary = { kept: 0, seen: 0 };
-    const filtered = filterNetwork(fetched.value, decisions, summary);
-    request.decision = 'filtered';
-    request.listSummary = summary;
-    sendJson(reply, fetched.headers, filtered);
-  } catch (error) {
-    failClosed(reply, sieve.upstream, target.version, error as Error);
-  }
+  await sendFilteredJson(sieve, target, request, reply, async (value, summary) =>
+    filterNetwork(value, await decideNetworkRefs(sieve, networkRefs(value), request), summary),
+  );
 }
 
 export async function networksListRoute(
@@ -176,16 +160,8 @@ export async function networksListRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const fetched = await fetchUpstreamJson(sieve, target, request, reply);
-  if (fetched.kind !== 'json') return;
-  try {
-    const decisions = await decideNetworkRefs(sieve, networksListRefs(fetched.value), request);
-    const summary: FilterSummary = { kept: 0, seen: 0 };
-    const filtered = (fetched.value as unknown[]).map((network) => filterNetwork(network, decisions, summary));
-    request.decision = 'filtered';
-    request.listSummary = summary;
-    sendJson(reply, fetched.headers, filtered);
-  } catch (error) {
-    failClosed(reply, sieve.upstream, target.version, error as Error);
-  }
+  await sendFilteredJson(sieve, target, request, reply, async (value, summary) => {
+    const decisions = await decideNetworkRefs(sieve, networksListRefs(value), request);
+    return (value as unknown[]).map((network) => filterNetwork(network, decisions, summary));
+  });
 }

@@ -7,8 +7,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ownName, type Policy } from '../policy.js';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
-import { failClosed, type FilterSummary } from '../forward.js';
-import { asObject, fetchUpstreamJson, labelsOf, sendJson, UnexpectedShape, type JsonObject } from './json-answer.js';
+import type { FilterSummary } from '../forward.js';
+import { asObject, labelsOf, sendFilteredJson, UnexpectedShape, type JsonObject } from './json-answer.js';
 
 function filterSummaries(policy: Policy, list: unknown, what: string, summary: FilterSummary): unknown[] {
   if (!Array.isArray(list)) throw new UnexpectedShape(`${what} is not a list`);
@@ -52,15 +52,5 @@ export async function systemDfRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const fetched = await fetchUpstreamJson(sieve, target, request, reply);
-  if (fetched.kind !== 'json') return;
-  try {
-    const summary: FilterSummary = { kept: 0, seen: 0 };
-    const filtered = filterSystemDf(sieve.policy, fetched.value, summary);
-    request.decision = 'filtered';
-    request.listSummary = summary;
-    sendJson(reply, fetched.headers, filtered);
-  } catch (error) {
-    failClosed(reply, sieve.upstream, target.version, error as Error);
-  }
+  await sendFilteredJson(sieve, target, request, reply, (value, summary) => filterSystemDf(sieve.policy, value, summary));
 }
