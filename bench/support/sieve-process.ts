@@ -1,6 +1,6 @@
 // docker-sieve as a separate process (the built dist/server.js), so its memory is measured on its own.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +10,10 @@ export interface SieveProcess {
   url: string;
   pid: number;
   rssBytes(): number;
+  /** The peak RSS (VmHWM) since start, or since resetPeakRss(). */
+  peakRssBytes(): number;
+  /** Resets VmHWM to the current RSS (writes 5 to /proc/PID/clear_refs: Linux, same user or root). */
+  resetPeakRss(): void;
   stop(): Promise<void>;
 }
 
@@ -25,14 +29,23 @@ export async function freeLoopbackPort(): Promise<number> {
   });
 }
 
-export async function startSieveProcess(env: Record<string, string>): Promise<SieveProcess> {
+function procStatusBytes(pid: number, field: string): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
+}
+
+/** `nodeArgs` go before the entry point, e.g. `--cpu-prof` to find out where the time goes. */
+export async function startSieveProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<SieveProcess> {
   const port = await freeLoopbackPort();
-  const child: ChildProcess = spawn(process.execPath, [ENTRY], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ENTRY], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', LISTEN_ADDRESS: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    if (stderr.length > 64 * 1024) stderr = stderr.slice(-32 * 1024);
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -49,8 +62,13 @@ export async function startSieveProcess(env: Record<string, string>): Promise<Si
     url,
     pid,
     rssBytes() {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) * 1024;
+      return procStatusBytes(pid, 'VmRSS');
+    },
+    peakRssBytes() {
+      return procStatusBytes(pid, 'VmHWM');
+    },
+    resetPeakRss() {
+      writeFileSync(`/proc/${pid}/clear_refs`, '5');
     },
     async stop() {
       if (child.exitCode !== null) return;
