@@ -33,9 +33,6 @@ export interface PolicyRules {
   readonly labels: readonly LabelRule[];
 }
 
-function bareName(name: string): string {
-  return name.startsWith('/') ? name.slice(1) : name;
-}
 
 function describeRule(rule: LabelRule): string {
   return rule.value === undefined ? rule.key : `${rule.key}=${rule.value}`;
@@ -47,8 +44,9 @@ export function compilePolicy(rules: PolicyRules): Policy {
   const filtering = names.length > 0 || labels.length > 0;
 
   function matchName(name: string): string | undefined {
-    const own = bareName(name);
-    for (const value of names) if (own.includes(value)) return value;
+    // The leading `/` is not part of the name: search after it (no sliced copy on every decision).
+    const from = name.startsWith('/') ? 1 : 0;
+    for (const value of names) if (name.indexOf(value, from) !== -1) return value;
     return undefined;
   }
 
@@ -65,18 +63,30 @@ export function compilePolicy(rules: PolicyRules): Policy {
     return undefined;
   }
 
+  /** matchLabel without building the answer: what visibility needs, on every decision. */
+  function anyLabel(containerLabels: ContainerFacts['labels']): boolean {
+    if (containerLabels == null || labels.length === 0) return false;
+    for (const key in containerLabels) {
+      const value = containerLabels[key]!;
+      for (const rule of labels) {
+        if (key.includes(rule.key) && (rule.value === undefined || value.includes(rule.value))) return true;
+      }
+    }
+    return false;
+  }
+
   return {
     filtering,
     hasLabelRules: labels.length > 0,
     visibleContainer(facts) {
       if (!filtering) return true;
-      return matchName(facts.name) !== undefined || matchLabel(facts.labels) !== undefined;
+      return matchName(facts.name) !== undefined || anyLabel(facts.labels);
     },
     visibleByName(name) {
       return !filtering || matchName(name) !== undefined;
     },
     visibleByLabels(containerLabels) {
-      return !filtering || matchLabel(containerLabels) !== undefined;
+      return !filtering || anyLabel(containerLabels);
     },
     explain(facts) {
       if (!filtering) return { visible: true, reason: 'no filters set' };

@@ -255,3 +255,23 @@ describe('filterContainerList output', () => {
     for (const chunk of pushed.slice(1, -1)) expect(chunk.buffer).toBe(list.buffer);
   });
 });
+
+describe('policy decisions against a plain reference', () => {
+  it('name rules match the name without its leading slash; label rules match by substring', () => {
+    const text = fc.string({ unit: fc.constantFrom('a', 'b', '/', '-', '.', '=') , maxLength: 8 });
+    fc.assert(
+      fc.property(fc.array(text.filter((v) => v.length > 0), { maxLength: 3 }), text, fc.dictionary(text, text, { maxKeys: 3 }), fc.array(fc.tuple(text.filter((v) => v.length > 0), fc.option(text, { nil: undefined })), { maxLength: 3 }), (names, name, labels, rules) => {
+        const policy = compilePolicy({ names, labels: rules.map(([key, value]) => ({ key, value })) });
+        const bare = name.startsWith('/') ? name.slice(1) : name;
+        const byName = names.some((value) => bare.includes(value));
+        const byLabel = Object.entries(labels).some(([k, v]) => rules.some(([key, value]) => k.includes(key) && (value === undefined || v.includes(value))));
+        const filtering = names.length > 0 || rules.length > 0;
+        expect(policy.visibleContainer({ name, labels })).toBe(!filtering || byName || byLabel);
+        expect(policy.visibleByName(name)).toBe(!filtering || byName);
+        expect(policy.visibleByLabels(labels)).toBe(!filtering || byLabel);
+        expect(policy.explain({ name, labels }).visible).toBe(!filtering || byName || byLabel);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
