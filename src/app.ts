@@ -9,7 +9,7 @@ import { compilePolicy } from './policy.js';
 import { createUpstream, readUpstreamTls, type Upstream } from './upstream.js';
 import { createResolver, type Resolver, type ResolverOptions } from './resolver.js';
 import { classifyTarget, type Target } from './docker/target.js';
-import { dockerError } from './docker/errors.js';
+import { dockerError, notAllowedClient } from './docker/errors.js';
 import { forward, sendDockerError } from './forward.js';
 import { containerRoute } from './container-gate.js';
 import { createExecResolver, execRoute } from './exec-gate.js';
@@ -118,7 +118,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
       if (allowlist.allows(request.socket.remoteAddress)) return;
       request.decision = 'refused';
       request.log.warn({ client: request.socket.remoteAddress }, 'client not in ALLOW_FROM');
-      return sendDockerError(reply, upstream, dockerError(403, 'docker-sieve: this client is not in ALLOW_FROM', undefined));
+      return sendDockerError(reply, upstream, notAllowedClient());
     });
   }
 

@@ -2,7 +2,7 @@
 // exec ID which container that is (GET /exec/{id}/json upstream), then judges the container like any other.
 import { LRUCache } from 'lru-cache';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { dockerError } from './docker/errors.js';
+import { noSuchExec } from './docker/errors.js';
 import { forward, readBody, sendDockerError, sendUpstreamStream } from './forward.js';
 import type { ResolvedContainer, Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
@@ -105,7 +105,7 @@ export async function execRoute(
   }
   if (resolution.kind === 'missing' || !resolution.container.visible) {
     request.decision = 'hidden';
-    sendDockerError(reply, sieve.upstream, dockerError(404, `No such exec instance: ${target.id}`, target.version));
+    sendDockerError(reply, sieve.upstream, noSuchExec(target.id, target.version));
     return;
   }
   const scrub = sieve.config.scrubEnvs && target.action === 'json';

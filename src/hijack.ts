@@ -20,7 +20,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Sieve } from './sieve.js';
 import { classifyTarget, containerPath, type ApiVersion, type Target } from './docker/target.js';
-import { dockerError, noSuchContainer, type DockerErrorReply } from './docker/errors.js';
+import { dockerError, noSuchContainer, noSuchExec, notAllowedClient, type DockerErrorReply } from './docker/errors.js';
 import { LookupError } from './lookup.js';
 import { connectRawUpstream, readUpstreamTls, upstreamHostHeader, type RawConnectOptions } from './upstream.js';
 
@@ -114,7 +114,7 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
     // ALLOW_FROM is checked in an onRequest hook, which an upgrade never reaches: the same check, here.
     if (sieve.allowlist.active && !sieve.allowlist.allows(request.socket.remoteAddress)) {
       log.warn({ client: request.socket.remoteAddress }, 'client not in ALLOW_FROM');
-      plan = answerWith('refused', dockerError(403, 'docker-sieve: this client is not in ALLOW_FROM', undefined));
+      plan = answerWith('refused', notAllowedClient());
     } else {
       plan = await judge(sieve, target);
     }
@@ -219,7 +219,7 @@ export async function judge(sieve: Sieve, target: Target): Promise<Plan> {
         return lookupFailure(error as Error, version);
       }
       if (resolution.kind === 'missing' || !resolution.container.visible) {
-        return answerWith('hidden', dockerError(404, `No such exec instance: ${target.id}`, version));
+        return answerWith('hidden', noSuchExec(target.id, version));
       }
       const prefix = version === undefined ? '' : `/v${version.text}`;
       return { kind: 'relay', path: `${prefix}/exec/${resolution.execId}/start` };

@@ -18,3 +18,12 @@ export function dockerError(status: number, message: string, version: ApiVersion
 export function noSuchContainer(ref: string, version: ApiVersion | undefined): DockerErrorReply {
   return dockerError(404, `No such container: ${ref}`, version);
 }
+
+export function noSuchExec(id: string, version: ApiVersion | undefined): DockerErrorReply {
+  return dockerError(404, `No such exec instance: ${id}`, version);
+}
+
+/** ALLOW_FROM's refusal, for HTTP requests and upgrades alike. */
+export function notAllowedClient(): DockerErrorReply {
+  return dockerError(403, 'docker-sieve: this client is not in ALLOW_FROM', undefined);
+}
