@@ -19,6 +19,7 @@ import { gate, listLatency, passThrough } from './scenarios/http.js';
 import { firstByteScenario, memoryScenario } from './scenarios/memory.js';
 import { eventsScenario } from './scenarios/events.js';
 import { startBareProxy } from './support/bare-proxy.js';
+import { startHaproxyHop, startTcpPipe, type HopReference } from './support/hop-references.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -66,6 +67,25 @@ const rounds = quick ? 3 : 7;
 /** Reference proxies (bench/support/bare-proxy-child.ts): the cost of one Node.js hop, without docker-sieve. */
 const BARE = 'a minimal Node.js proxy (node:http + undici, no framework, no logs)';
 const BARE_FILTER = "a minimal Node.js proxy running docker-sieve's list filter";
+/** The physical limits of one more hop (bench/support/hop-references.ts). */
+const HAPROXY_HOP = 'HAProxy as one more HTTP hop (C, no filtering)';
+const TCP_PIPE = 'a Node.js TCP pipe (no HTTP parsing at all)';
+
+/** Reference hops in front of `upstreamUrl`, label → URL; HAProxy's only where haproxy is installed. */
+async function hopReferences(upstreamUrl: string): Promise<{ urls: Record<string, string>; hops: HopReference[] }> {
+  const hops: HopReference[] = [];
+  const urls: Record<string, string> = {};
+  const haproxy = await startHaproxyHop(upstreamUrl);
+  if (haproxy !== undefined) {
+    running.add(haproxy);
+    hops.push(haproxy);
+    urls[HAPROXY_HOP] = haproxy.url;
+  }
+  const pipe = await started(startTcpPipe(upstreamUrl));
+  hops.push(pipe);
+  urls[TCP_PIPE] = pipe.url;
+  return { urls, hops };
+}
 const rows: Row[] = [];
 const startedAt = new Date();
 const benchStart = performance.now();
@@ -80,13 +100,15 @@ async function staticUpstreamScenarios(): Promise<void> {
   );
   const bare = await started(startBareProxy(upstream.url, 'plain'));
   const pair = { baseline: upstream.url, sieve: sieve.url, references: { [BARE]: bare.url } };
+  const staticHops = await hopReferences(upstream.url);
   rows.push(
     ...(await passThrough(
-      pair,
+      { ...pair, references: { ...pair.references, ...staticHops.urls } },
       { upstreamName: 'static upstream', throughputBar: false, latencyBar: true, rounds, seconds: quick ? 1 : 2, latencyAmount: quick ? 500 : 2000 },
       log,
     )),
   );
+  for (const hop of staticHops.hops) await stopped(hop);
   const names = Array.from({ length: 25 }, (_, i) => `web-${i * 2}`);
   rows.push(
     ...(await gate(
@@ -158,7 +180,8 @@ async function realChainScenarios(): Promise<void> {
   const sieve = await started(startSieveProcess({ PROXY_URL: chain.proxyUrl, CONTAINER_NAMES: 'web', LOG_LEVEL: 'info' }));
   const bare = await started(startBareProxy(chain.proxyUrl, 'plain'));
   const bareFilter = await started(startBareProxy(chain.proxyUrl, 'filter'));
-  const listRows = await listLatency({ baseline: chain.proxyUrl, sieve: sieve.url, references: { [BARE]: bare.url, [BARE_FILTER]: bareFilter.url } }, {
+  const chainHops = await hopReferences(chain.proxyUrl);
+  const listRows = await listLatency({ baseline: chain.proxyUrl, sieve: sieve.url, references: { [BARE]: bare.url, [BARE_FILTER]: bareFilter.url, ...chainHops.urls } }, {
     target: 2,
     label: 'GET /containers/json through the real chain (dockerd → HAProxy), 100 containers, half visible',
     upstreamName: 'HAProxy',
@@ -173,11 +196,12 @@ async function realChainScenarios(): Promise<void> {
   await stopped(bareFilter);
   rows.push(
     ...(await passThrough(
-      { baseline: chain.proxyUrl, sieve: sieve.url, references: { [BARE]: bare.url } },
+      { baseline: chain.proxyUrl, sieve: sieve.url, references: { [BARE]: bare.url, ...chainHops.urls } },
       { upstreamName: 'HAProxy', throughputBar: true, latencyBar: false, rounds, seconds: quick ? 1 : 2, latencyAmount: quick ? 300 : 1000 },
       log,
     )),
   );
+  for (const hop of chainHops.hops) await stopped(hop);
   await stopped(bare);
   await stopped(sieve);
   await stopped(chain);
