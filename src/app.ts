@@ -8,19 +8,12 @@ import type { Config } from './config.js';
 import { compilePolicy } from './policy.js';
 import { createUpstream, readUpstreamTls, type Upstream } from './upstream.js';
 import { createResolver, type Resolver, type ResolverOptions } from './resolver.js';
-import { classifyTarget, type Target } from './docker/target.js';
-import { dockerError, notAllowedClient } from './docker/errors.js';
-import { forward, sendDockerError } from './forward.js';
-import { containerRoute } from './container-gate.js';
-import { createExecResolver, execRoute } from './exec-gate.js';
-import { containersListRoute } from './filters/containers-list.js';
+import { notAllowedClient } from './docker/errors.js';
+import { sendDockerError } from './forward.js';
+import { createExecResolver } from './exec-gate.js';
+import { classifyTarget } from './docker/target.js';
+import { routeFor } from './routes.js';
 import { createHijack } from './hijack.js';
-import { systemDfRoute } from './filters/system-df.js';
-import { networkRoute, networksListRoute } from './filters/networks.js';
-import { swarmListRoute, swarmObjectRoute } from './filters/swarm.js';
-import { eventsRoute } from './filters/events.js';
-import { containerRefsRoute } from './filters/container-refs.js';
-import { containersPruneRoute } from './filters/containers-prune.js';
 import type { Sieve } from './sieve.js';
 import type { Server as HttpsServer } from 'node:https';
 import type { Server } from 'node:http';
@@ -33,39 +26,6 @@ export interface SieveOptions {
   /** Overrides for the resolver (cache sizes and times, the events watch). */
   readonly resolver?: Partial<Omit<ResolverOptions, 'upstream' | 'policy' | 'log'>>;
 }
-
-type Handler<K extends Target['kind']> = (
-  sieve: Sieve,
-  target: Extract<Target, { kind: K }>,
-  request: FastifyRequest,
-  reply: FastifyReply,
-) => unknown;
-
-/** One line per kind of route: adding a filtered endpoint means adding a kind and its module. */
-const ROUTES: { [K in Target['kind']]: Handler<K> } = {
-  refuse: (sieve, target, request, reply) => {
-    request.decision = 'refused';
-    return sendDockerError(reply, sieve.upstream, dockerError(target.status, target.message, target.version));
-  },
-  pass: (sieve, target, request, reply) => {
-    request.decision = 'passed';
-    return forward(reply, sieve.upstream, target.version, target.path, target.query);
-  },
-  'containers-list': containersListRoute,
-  container: containerRoute,
-  'container-create': containerRefsRoute,
-  'containers-prune': containersPruneRoute,
-  commit: containerRefsRoute,
-  build: containerRefsRoute,
-  events: eventsRoute,
-  'system-df': systemDfRoute,
-  'networks-list': networksListRoute,
-  network: networkRoute,
-  'network-connect': containerRefsRoute,
-  exec: execRoute,
-  'swarm-list': swarmListRoute,
-  'swarm-object': swarmObjectRoute,
-};
 
 const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   const { config } = options;
@@ -145,7 +105,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const target = classifyTarget(request.method, request.raw.url ?? '/');
     request.routeKind = target.kind;
-    await (ROUTES[target.kind] as Handler<typeof target.kind>)(context, target, request, reply);
+    await routeFor(context, target, request.method)(context, target as never, request, reply);
     // Replies are often sent later, from a stream or an upstream callback: tell Fastify to wait for them.
     return reply;
   };

@@ -8,10 +8,11 @@ import { forward, readBody, sendDockerError, sendUpstreamStream, type UpstreamRe
 import type { ResolvedContainer } from './resolver.js';
 import { sendLookupFailure } from './lookup.js';
 import { scrubContainerInspect } from './filters/container-inspect.js';
+import { sendScrubbed } from './filters/scrubbed-inspect.js';
 
 type ContainerTarget = Extract<Target, { kind: 'container' }>;
 
-/** Error bodies and inspects are small; anything larger is not what we expect and is refused. */
+/** Error bodies are small; anything larger is not what we expect and is refused. */
 const MAX_REWRITTEN_BODY = 64 * 1024 * 1024;
 
 export async function containerRoute(
@@ -55,11 +56,6 @@ async function onContainerResponse(
     reply.send(body.toString('utf8').replaceAll(container.id, target.ref));
     return;
   }
-  if (scrub && response.statusCode === 200) {
-    const body = await readBody(response.stream, MAX_REWRITTEN_BODY);
-    reply.removeHeader('content-length');
-    reply.send(scrubContainerInspect(body));
-    return;
-  }
+  if (scrub) return sendScrubbed(reply, response, scrubContainerInspect);
   sendUpstreamStream(reply, response);
 }

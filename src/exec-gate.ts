@@ -3,7 +3,9 @@
 import { LRUCache } from 'lru-cache';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { noSuchExec } from './docker/errors.js';
-import { forward, readBody, sendDockerError, sendUpstreamStream } from './forward.js';
+import { forward, sendDockerError, sendUpstreamStream } from './forward.js';
+import { sendScrubbed } from './filters/scrubbed-inspect.js';
+import { scrubExecInspect } from './filters/exec-inspect.js';
 import type { ResolvedContainer, Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
 import type { Sieve } from './sieve.js';
@@ -77,19 +79,6 @@ export function createExecResolver(options: ExecResolverOptions): ExecResolver {
   };
 }
 
-/** SCRUB_ENVS for exec inspect: the command line can carry secrets, so its arguments are blanked. */
-export function scrubExecInspect(body: Buffer): string {
-  const inspect = JSON.parse(body.toString('utf8')) as { ProcessConfig?: { arguments?: unknown; entrypoint?: unknown } | null };
-  if (inspect === null || typeof inspect !== 'object' || Array.isArray(inspect)) throw new Error('exec inspect is not an object');
-  if (inspect.ProcessConfig !== null && typeof inspect.ProcessConfig === 'object') {
-    inspect.ProcessConfig.arguments = [];
-    inspect.ProcessConfig.entrypoint = '';
-  }
-  return `${JSON.stringify(inspect)}\n`;
-}
-
-const MAX_EXEC_INSPECT = 16 * 1024 * 1024;
-
 export async function execRoute(
   sieve: Sieve,
   target: Extract<Target, { kind: 'exec' }>,
@@ -112,14 +101,6 @@ export async function execRoute(
   request.decision = scrub ? 'scrubbed' : 'passed';
   const prefix = target.version === undefined ? '' : `/v${target.version.text}`;
   forward(reply, sieve.upstream, target.version, `${prefix}/exec/${resolution.execId}/${target.action}`, target.query, {
-    onResponse: async (reply, response) => {
-      if (scrub && response.statusCode === 200) {
-        const body = await readBody(response.stream, MAX_EXEC_INSPECT);
-        reply.removeHeader('content-length');
-        reply.send(scrubExecInspect(body));
-        return;
-      }
-      sendUpstreamStream(reply, response);
-    },
+    onResponse: (reply, response) => (scrub ? sendScrubbed(reply, response, scrubExecInspect) : sendUpstreamStream(reply, response)),
   });
 }

@@ -186,9 +186,15 @@ const NOT_UPGRADABLE = 'docker-sieve: this endpoint cannot be upgraded (only att
 /** The same gate as the HTTP routes: nothing about a container is forwarded before it is judged visible. */
 export async function judge(sieve: Sieve, target: Target): Promise<Plan> {
   const { version } = target;
+  if (!sieve.policy.filtering && target.path !== undefined) {
+    // Nothing to hide: relayed as it came, as the HTTP routes forward it (routes.ts).
+    return { kind: 'relay', path: target.path };
+  }
   switch (target.kind) {
     case 'refuse':
       return answerWith('refused', dockerError(target.status, target.message, version));
+    case 'unfiltered':
+      return answerWith('refused', dockerError(403, target.message, version));
     case 'pass':
       // Upgrades that name no container (BuildKit's /session and /grpc) are the socket proxy's business
       // (its SESSION and GRPC switches), like every other route that passes: they are relayed unchanged.

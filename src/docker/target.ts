@@ -17,8 +17,19 @@ interface Common {
 }
 
 export type Target =
-  | (Common & { readonly kind: 'refuse'; readonly status: 400 | 404; readonly message: string })
+  | (Common & {
+      readonly kind: 'refuse';
+      readonly status: 400 | 404;
+      readonly message: string;
+      /** The cleaned path, when there is one: with nothing to hide, the daemon gets to say what it is. */
+      readonly path: string | undefined;
+    })
   | (Common & { readonly kind: 'pass'; readonly path: string })
+  /**
+   * A family docker-sieve does not filter: Podman's native API, or one the classifier does not know. While
+   * filtering it is refused, since it may carry container data; with nothing to hide it passes.
+   */
+  | (Common & { readonly kind: 'unfiltered'; readonly path: string; readonly message: string })
   | (Common & { readonly kind: 'containers-list'; readonly path: string })
   /** POST /containers/create: the body may name other containers (network mode, links, volumes-from). */
   | (Common & { readonly kind: 'container-create'; readonly path: string })
@@ -44,6 +55,8 @@ export type Target =
     })
   | (Common & {
       readonly kind: 'container';
+      /** The cleaned path as the client sent it, ref and all. */
+      readonly path: string;
       /** The container reference as the daemon would read it (decoded; may contain `/`). */
       readonly ref: string;
       /** What follows the ref, e.g. `json`, `attach/ws`; empty for `DELETE /containers/{ref}`. */
@@ -118,11 +131,11 @@ export function classifyTarget(method: string, rawUrl: string): Target {
   const query = queryAt === -1 ? '' : target.slice(queryAt + 1);
 
   if (!rawPath.startsWith('/')) {
-    return { kind: 'refuse', status: 400, message: 'malformed request target', version: undefined, query };
+    return { kind: 'refuse', status: 400, message: 'malformed request target', path: undefined, version: undefined, query };
   }
   const segments = decodeAndClean(rawPath);
   if (segments === undefined) {
-    return { kind: 'refuse', status: 400, message: 'malformed request path', version: undefined, query };
+    return { kind: 'refuse', status: 400, message: 'malformed request path', path: undefined, version: undefined, query };
   }
 
   let version: ApiVersion | undefined;
@@ -134,37 +147,66 @@ export function classifyTarget(method: string, rawUrl: string): Target {
   const prefix = version === undefined ? '' : `/v${version.text}`;
   const family = segments[0];
   const rest = segments.slice(1);
-  const context: FamilyContext = { method, rest, prefix, version, query };
+  const path = prefix + encodePath(segments);
+  const context: FamilyContext = { method, rest, prefix, path, version, query };
 
   if (family !== undefined) {
     // Own keys only: a path segment such as `__proto__` must not reach Object.prototype.
     if (Object.hasOwn(FAMILIES, family)) return FAMILIES[family]!(context);
-    if (Object.hasOwn(FAMILIES, family.toLowerCase())) {
+    if (PASSED_FAMILIES.has(family)) return { kind: 'pass', path, version, query };
+    const lower = family.toLowerCase();
+    if (Object.hasOwn(FAMILIES, lower) || PASSED_FAMILIES.has(lower)) {
       // The daemon matches case-sensitively (404); refusing keeps a case-insensitive socket proxy honest.
-      return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, version, query };
+      return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, path, version, query };
     }
   }
-  return { kind: 'pass', path: prefix + encodePath(segments), version, query };
+  // Not a family of the Docker API: a Podman route with a version docker-sieve does not parse
+  // (`/v4.0.0-dev/containers/json`), a debug endpoint, a future family. It may carry container data.
+  return { kind: 'unfiltered', path, message: unknownFamilyMessage(segments), version, query };
 }
+
+function unknownFamilyMessage(segments: readonly string[]): string {
+  const shown = segments.length === 0 ? '/' : `/${segments[0]!.slice(0, 64)}`;
+  return `docker-sieve: ${shown} is not an API path docker-sieve knows how to filter, so it is refused while container filters are active`;
+}
+
+export const LIBPOD_REFUSED =
+  "docker-sieve does not filter Podman's native API (/libpod/...), so it is refused while container filters are active; " +
+  'the Docker-compatible API on the same socket (without /libpod) is filtered and works';
+
+/**
+ * Families of the Docker API that say nothing about a container, passed on unchanged: the socket proxy decides
+ * whether they are reachable at all. Each is in the README's table, with why it is safe.
+ */
+const PASSED_FAMILIES: ReadonlySet<string> = new Set([
+  '_ping', 'version', 'info', 'auth', 'images', 'volumes', 'plugins', 'swarm', 'nodes', 'secrets', 'configs',
+  'distribution', 'session', 'grpc',
+]);
+
+/** Podman's native API answers these without naming a container: the podman client needs them to say what is wrong. */
+const LIBPOD_PASSED: ReadonlySet<string> = new Set(['_ping', 'version', 'info']);
 
 interface FamilyContext {
   readonly method: string;
   /** Decoded segments after the family name. */
   readonly rest: string[];
   readonly prefix: string;
+  /** The whole cleaned path, prefix and family included. */
+  readonly path: string;
   readonly version: ApiVersion | undefined;
   readonly query: string;
 }
 
-/** The route families that can say something about a container; everything else passes through. */
+/** The route families that can say something about a container. */
 const FAMILIES: Readonly<Record<string, (context: FamilyContext) => Target>> = {
   containers: classifyContainers,
+  libpod: classifyLibpod,
   exec: classifyExec,
   events: (c) => exactly(c, 'GET', 0, 'events'),
-  system: ({ method, rest, prefix, version, query }) =>
+  system: ({ method, rest, path, version, query }) =>
     method === 'GET' && rest.length === 1 && rest[0] === 'df'
-      ? { kind: 'system-df', path: `${prefix}/system/df`, version, query }
-      : { kind: 'pass', path: prefix + encodePath(['system', ...rest]), version, query },
+      ? { kind: 'system-df', path, version, query }
+      : { kind: 'pass', path, version, query },
   networks: classifyNetworks,
   commit: (c) => exactly(c, 'POST', 0, 'commit'),
   build: (c) => exactly(c, 'POST', 0, 'build'),
@@ -174,28 +216,33 @@ const FAMILIES: Readonly<Record<string, (context: FamilyContext) => Target>> = {
 
 /** A route with no path parameters (`/events`, `/commit`): the one method is judged, the rest pass on. */
 function exactly(
-  { method, rest, prefix, version, query }: FamilyContext,
+  { method, rest, path, version, query }: FamilyContext,
   wanted: string,
   extraSegments: number,
   kind: 'events' | 'commit' | 'build',
 ): Target {
-  const path = prefix + encodePath([kind, ...rest]);
   if (method === wanted && rest.length === extraSegments) return { kind, path, version, query };
   return { kind: 'pass', path, version, query };
 }
 
-function classifyExec({ method, rest, prefix, version, query }: FamilyContext): Target {
+function classifyLibpod({ method, rest, path, version, query }: FamilyContext): Target {
+  if ((method === 'GET' || method === 'HEAD') && rest.length === 1 && LIBPOD_PASSED.has(rest[0]!)) {
+    return { kind: 'pass', path, version, query };
+  }
+  return { kind: 'unfiltered', path, message: LIBPOD_REFUSED, version, query };
+}
+
+function classifyExec({ method, rest, path, version, query }: FamilyContext): Target {
   // `/exec/{id:.*}/json|start|resize`: anything else about an exec is not a route.
   const action = rest.at(-1);
   const id = rest.slice(0, -1).join('/');
   if (id !== '' && ((method === 'GET' && action === 'json') || (method === 'POST' && (action === 'start' || action === 'resize')))) {
-    return { kind: 'exec', path: prefix + encodePath(['exec', ...rest]), id, action, version, query };
+    return { kind: 'exec', path, id, action, version, query };
   }
-  return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, version, query };
+  return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, path, version, query };
 }
 
-function classifyNetworks({ method, rest, prefix, version, query }: FamilyContext): Target {
-  const path = prefix + encodePath(['networks', ...rest]);
+function classifyNetworks({ method, rest, path, version, query }: FamilyContext): Target {
   if (method === 'GET') {
     if (rest.length === 0) return { kind: 'networks-list', path, version, query };
     return { kind: 'network', path, id: rest.join('/'), version, query };
@@ -206,8 +253,7 @@ function classifyNetworks({ method, rest, prefix, version, query }: FamilyContex
   return { kind: 'pass', path, version, query };
 }
 
-function classifySwarm({ method, rest, prefix, version, query }: FamilyContext, resource: SwarmResource): Target {
-  const path = prefix + encodePath([resource, ...rest]);
+function classifySwarm({ method, rest, path, version, query }: FamilyContext, resource: SwarmResource): Target {
   if (rest.length === 0) {
     return method === 'GET' ? { kind: 'swarm-list', path, resource, version, query } : { kind: 'pass', path, version, query };
   }
@@ -221,22 +267,22 @@ function classifySwarm({ method, rest, prefix, version, query }: FamilyContext, 
   return { kind: 'swarm-object', path, resource, id, action, version, query };
 }
 
-function classifyContainers({ method, rest, prefix, version, query }: FamilyContext): Target {
-  const refuse: Target = { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, version, query };
+function classifyContainers({ method, rest, path, version, query }: FamilyContext): Target {
+  const refuse: Target = { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, path, version, query };
   if (rest.length === 0) return refuse;
   if (rest.length === 1) {
     if (method === 'GET' && rest[0] === 'json') {
-      return { kind: 'containers-list', path: `${prefix}/containers/json`, version, query };
+      return { kind: 'containers-list', path, version, query };
     }
     if (method === 'POST' && rest[0] === 'create') {
-      return { kind: 'container-create', path: `${prefix}/containers/create`, version, query };
+      return { kind: 'container-create', path, version, query };
     }
     if (method === 'POST' && rest[0] === 'prune') {
-      return { kind: 'containers-prune', path: `${prefix}/containers/prune`, version, query };
+      return { kind: 'containers-prune', path, version, query };
     }
   }
   if (method === 'DELETE') {
-    return { kind: 'container', ref: rest.join('/'), action: '', version, query };
+    return { kind: 'container', path, ref: rest.join('/'), action: '', version, query };
   }
   const actions = Object.hasOwn(CONTAINER_ACTIONS, method) ? CONTAINER_ACTIONS[method] : undefined;
   if (actions === undefined) return refuse;
@@ -245,7 +291,7 @@ function classifyContainers({ method, rest, prefix, version, query }: FamilyCont
     if (rest.length <= width) continue;
     const action = rest.slice(-width).join('/');
     if (actions.has(action)) {
-      return { kind: 'container', ref: rest.slice(0, -width).join('/'), action, version, query };
+      return { kind: 'container', path, ref: rest.slice(0, -width).join('/'), action, version, query };
     }
   }
   return refuse;

@@ -442,6 +442,27 @@ describe('relay of a visible container', () => {
   });
 });
 
+describe('with no filters', () => {
+  it('relays an attach as it came, with no lookup first: nothing to hide', async () => {
+    await start({ CONTAINER_NAMES: '' });
+    const client = await rawClient();
+    client.socket.write(upgradeRequest('POST', `/v1.41/containers/db-hidden/attach?${ATTACH_QUERY}`));
+    const { head } = await client.head();
+    expect(head).toBe(UPGRADED);
+    expect(daemon!.lookups).toEqual([]);
+    expect(daemon!.upgrades.map((u) => u.url)).toEqual([`/v1.41/containers/db-hidden/attach?${ATTACH_QUERY}`]);
+  });
+
+  it('relays an exec start of an unknown exec as it came: the upstream answers', async () => {
+    await start({ CONTAINER_NAMES: '' });
+    const client = await rawClient();
+    client.socket.write(upgradeRequest('POST', `/exec/${'9'.repeat(64)}/start`, EXEC_BODY));
+    await client.head();
+    expect(daemon!.lookups).toEqual([]);
+    expect(daemon!.upgrades.map((u) => u.url)).toEqual([`/exec/${'9'.repeat(64)}/start`]);
+  });
+});
+
 describe('relay of exec start', () => {
   it('forwards the body, the exec ID judged, and relays the 101', async () => {
     await start();

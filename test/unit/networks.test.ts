@@ -162,7 +162,6 @@ describe('network routes through the app', () => {
     [{ CONTAINER_NAMES: '', CONTAINER_LABELS: 'com.example.visible=true' }, ['r3-link', 'web-a', 'web-b']],
     // `/r3-link/al` is a link alias of web-a; it makes nothing visible.
     [{ CONTAINER_NAMES: 'al' }, []],
-    [{ CONTAINER_NAMES: '' }, ['db-hidden', 'r3-link', 'web-a', 'web-b']],
   ])('GET /v1.41/networks/none with %j shows %j', async (env, expected) => {
     upstream.on('GET', '/v1.41/networks/none', raw(200, NONE));
     inspects(SCENE);
@@ -176,6 +175,17 @@ describe('network routes through the app', () => {
       expect(response.body).not.toContain('db-hidden');
       expect(response.body).not.toContain(id('db-hidden'));
     }
+  });
+
+  it('with neither list set, the answer is the upstream\'s bytes, and no container is looked up', async () => {
+    upstream.on('GET', '/v1.41/networks/none', raw(200, NONE));
+    inspects(SCENE);
+    const sieve = await start({ CONTAINER_NAMES: '' });
+    const response = await sieve.inject({ method: 'GET', url: '/v1.41/networks/none' });
+    expect(response.statusCode).toBe(200);
+    expect(response.rawPayload.equals(Buffer.from(NONE))).toBe(true);
+    expect(names(response.json())).toEqual(['db-hidden', 'r3-link', 'web-a', 'web-b']);
+    expect(upstream.requests.map((r) => r.url)).toEqual(['/v1.41/networks/none']);
   });
 
   it('resolves each container once, concurrently, and from the cache on the next request', async () => {

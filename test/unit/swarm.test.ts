@@ -221,7 +221,7 @@ describe('swarm routes through the app', () => {
 
     it('a task whose service is gone (404) is dropped', async () => {
       scene([['GET', `/services/${ID.worker}`, notFound('service')]]);
-      const sieve = await start({ CONTAINER_NAMES: '' });
+      const sieve = await start({ CONTAINER_NAMES: 'svc,worker' });
       const response = await sieve.inject({ method: 'GET', url: '/tasks' });
       expect((response.json() as Task[]).map((t) => t.ID).sort()).toEqual([TASK.web, TASK.webOld, TASK.db].sort());
     });
@@ -276,7 +276,7 @@ describe('swarm routes through the app', () => {
       ['/tasks', 'a task without ServiceID', Buffer.from(JSON.stringify([{ ID: TASK.db, Env: ['POSTGRES_PASSWORD=hunter2'] }]))],
     ])('%s: answers 502 for a %s upstream body, never its bytes', async (url, _title, body) => {
       scene([['GET', `/v1.41${url}`, raw(200, body)]]);
-      const sieve = await start({ CONTAINER_NAMES: '' });
+      const sieve = await start({ CONTAINER_NAMES: 'svc' });
       const response = await sieve.inject({ method: 'GET', url: `/v1.41${url}` });
       expect(response.statusCode).toBe(502);
       expect(response.json().message).toMatch(/^docker-sieve: /);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyTarget, containerPath, decodeAndClean, errorsArePlainText, parseApiVersion } from '../../src/docker/target.js';
 
 type PathKind =
-  | 'pass' | 'containers-list' | 'container-create' | 'containers-prune' | 'commit' | 'build' | 'events' | 'system-df'
+  | 'pass' | 'unfiltered' | 'containers-list' | 'container-create' | 'containers-prune' | 'commit' | 'build' | 'events' | 'system-df'
   | 'networks-list' | 'network' | 'network-connect' | 'swarm-list';
 
 type Expected =
@@ -113,8 +113,35 @@ const cases: Array<[method: string, url: string, expected: Expected]> = [
   ['GET', '/containers/web-a%252Fjson', { kind: 'refuse', status: 400 }],
   ['GET', 'containers/json', { kind: 'refuse', status: 400 }],
   // found by the property test: a segment named like an Object.prototype key
-  ['GET', '/__proto__', { kind: 'pass', path: '/__proto__' }],
-  ['GET', '/constructor/x', { kind: 'pass', path: '/constructor/x' }],
+  ['GET', '/__proto__', { kind: 'unfiltered', path: '/__proto__' }],
+  ['GET', '/constructor/x', { kind: 'unfiltered', path: '/constructor/x' }],
+  // families that name no container pass; a family the classifier does not know is not passed while filtering
+  ['GET', '/v1.41/volumes', { kind: 'pass', path: '/v1.41/volumes' }],
+  ['GET', '/plugins', { kind: 'pass', path: '/plugins' }],
+  ['POST', '/session', { kind: 'pass', path: '/session' }],
+  ['GET', '/nodes/n1', { kind: 'pass', path: '/nodes/n1' }],
+  ['GET', '/', { kind: 'unfiltered', path: '/' }],
+  ['GET', '/debug/pprof/', { kind: 'unfiltered', path: '/debug/pprof' }],
+  ['GET', '/v1.41/nosuchfamily/x', { kind: 'unfiltered', path: '/v1.41/nosuchfamily/x' }],
+  // Podman routes `/v{version}` with letters and dashes too: a version docker-sieve does not parse is no family
+  ['GET', '/v4.0.0-dev/containers/json', { kind: 'unfiltered', path: '/v4.0.0-dev/containers/json' }],
+  ['GET', '/VOLUMES', { kind: 'refuse', status: 404 }],
+  // Podman's native API: refused while filtering, but for what names no container
+  ['GET', '/libpod/containers/json', { kind: 'unfiltered', path: '/libpod/containers/json' }],
+  ['GET', '/v4.0.0/libpod/containers/json?all=true', { kind: 'unfiltered', path: '/v4.0.0/libpod/containers/json', query: 'all=true' }],
+  ['GET', '/v4.3.1/libpod/containers/hidden/json', { kind: 'unfiltered', path: '/v4.3.1/libpod/containers/hidden/json' }],
+  ['GET', '/v4.3.1/libpod/generate/hidden/kube', { kind: 'unfiltered', path: '/v4.3.1/libpod/generate/hidden/kube' }],
+  ['DELETE', '/libpod/containers/hidden', { kind: 'unfiltered', path: '/libpod/containers/hidden' }],
+  ['HEAD', '/libpod/containers/hidden/exists', { kind: 'unfiltered', path: '/libpod/containers/hidden/exists' }],
+  ['GET', '/libpod/%63ontainers/json', { kind: 'unfiltered', path: '/libpod/containers/json' }],
+  ['GET', '/x/../libpod/containers/json', { kind: 'unfiltered', path: '/libpod/containers/json' }],
+  ['GET', '/libpod/_ping', { kind: 'pass', path: '/libpod/_ping' }],
+  ['HEAD', '/v4.0.0/libpod/_ping', { kind: 'pass', path: '/v4.0.0/libpod/_ping' }],
+  ['GET', '/v4.3.1/libpod/version', { kind: 'pass', path: '/v4.3.1/libpod/version' }],
+  ['GET', '/libpod/info', { kind: 'pass', path: '/libpod/info' }],
+  ['POST', '/libpod/info', { kind: 'unfiltered', path: '/libpod/info' }],
+  ['GET', '/libpod/info/x', { kind: 'unfiltered', path: '/libpod/info/x' }],
+  ['GET', '/LIBPOD/containers/json', { kind: 'refuse', status: 404 }],
 ];
 
 describe('classifyTarget', () => {

@@ -1,0 +1,74 @@
+// The route table: one line per kind of target. Adding a filtered endpoint means adding a kind to the
+// classifier, its module, and its line here.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Sieve } from './sieve.js';
+import type { Target } from './docker/target.js';
+import { dockerError } from './docker/errors.js';
+import { forward, sendDockerError } from './forward.js';
+import { containerRoute } from './container-gate.js';
+import { execRoute } from './exec-gate.js';
+import { containersListRoute } from './filters/containers-list.js';
+import { systemDfRoute } from './filters/system-df.js';
+import { networkRoute, networksListRoute } from './filters/networks.js';
+import { swarmListRoute, swarmObjectRoute } from './filters/swarm.js';
+import { eventsRoute } from './filters/events.js';
+import { containerRefsRoute } from './filters/container-refs.js';
+import { containersPruneRoute } from './filters/containers-prune.js';
+import { scrubbedInspectRoute } from './filters/scrubbed-inspect.js';
+
+export type Handler<K extends Target['kind'] = Target['kind']> = (
+  sieve: Sieve,
+  target: Extract<Target, { kind: K }>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => unknown;
+
+const pass: Handler<Target['kind']> = (sieve, target, request, reply) => {
+  request.decision = 'passed';
+  // Every target but a malformed one has a cleaned path; routeFor never sends a malformed one here.
+  return forward(reply, sieve.upstream, target.version, target.path!, target.query);
+};
+
+/** While filtering: what each kind of target gets. */
+const ROUTES: { [K in Target['kind']]: Handler<K> } = {
+  refuse: (sieve, target, request, reply) => {
+    request.decision = 'refused';
+    return sendDockerError(reply, sieve.upstream, dockerError(target.status, target.message, target.version));
+  },
+  pass: (sieve, target, request, reply) => pass(sieve, target, request, reply),
+  unfiltered: (sieve, target, request, reply) => {
+    request.decision = 'refused';
+    return sendDockerError(reply, sieve.upstream, dockerError(403, target.message, target.version));
+  },
+  'containers-list': containersListRoute,
+  container: containerRoute,
+  'container-create': containerRefsRoute,
+  'containers-prune': containersPruneRoute,
+  commit: containerRefsRoute,
+  build: containerRefsRoute,
+  events: eventsRoute,
+  'system-df': systemDfRoute,
+  'networks-list': networksListRoute,
+  network: networkRoute,
+  'network-connect': containerRefsRoute,
+  exec: execRoute,
+  'swarm-list': swarmListRoute,
+  'swarm-object': swarmObjectRoute,
+};
+
+/**
+ * The handler for a target. With no filters there is nothing to hide: every request goes upstream as it came
+ * (cleaned), and the answer comes back unchanged, so the client sees exactly what the socket proxy says.
+ * SCRUB_ENVS is the one exception: inspects (container, exec, swarm) are still scrubbed.
+ */
+export function routeFor(sieve: Sieve, target: Target, method: string): Handler {
+  if (sieve.policy.filtering) return ROUTES[target.kind] as Handler;
+  if (target.kind === 'refuse' && target.path === undefined) return ROUTES.refuse as Handler;
+  if (sieve.config.scrubEnvs) {
+    if (target.kind === 'container' && method === 'GET' && target.action === 'json') return scrubbedInspectRoute as Handler;
+    if (target.kind === 'exec' && target.action === 'json') return scrubbedInspectRoute as Handler;
+    if (target.kind === 'swarm-list') return ROUTES['swarm-list'] as Handler;
+    if (target.kind === 'swarm-object' && method === 'GET' && target.action === '') return ROUTES['swarm-object'] as Handler;
+  }
+  return pass;
+}
