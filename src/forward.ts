@@ -149,16 +149,67 @@ export function sendFiltered(
   filter: Transform,
   summary: FilterSummary,
 ): void {
-  const headers = endToEndHeaders(response.headers);
-  delete headers['content-length'];
   request.decision = 'filtered';
   request.listSummary = summary;
   pipeline(response.body, filter, () => {
     // Errors reach the client through `filter`, which reply.send turns into a cut connection.
   });
-  reply.code(response.statusCode).headers(headers).send(filter);
   // Headers go out at once, as the daemon's do: a client of a quiet stream must not wait for the first record.
+  sendFilterOutput(reply, response, filter);
+}
+
+/** The upstream's status and headers, less Content-Length, with `filter` as the body; sent at once. */
+function sendFilterOutput(reply: FastifyReply, response: Dispatcher.ResponseData, filter: Transform): void {
+  const headers = endToEndHeaders(response.headers);
+  delete headers['content-length'];
+  reply.code(response.statusCode).headers(headers).send(filter);
+  // From here on a failure can only cut the connection (fail closed, see failClosed).
   reply.raw.flushHeaders();
+}
+
+/**
+ * The event a filter for sendFilteredOnceCommitted emits once the status may go out: its answer is known to be
+ * of the right shape (a list: the first element is complete, or the array is empty). It pushes nothing before.
+ */
+export const FILTER_COMMITTED = 'committed';
+
+export interface CommitOptions {
+  readonly upstream: Upstream;
+  readonly version: ApiVersion | undefined;
+  /** What the upstream should have sent, for the 502: "upstream sent an invalid <what>: ...". */
+  readonly what: string;
+}
+
+/**
+ * Like sendFiltered, but for an answer that is not a stream: nothing is sent until `filter` emits
+ * FILTER_COMMITTED. A failure before that (garbage, an empty body, a cut inside the first element) is a
+ * Docker-style 502 instead of a 200 that breaks off; after it, a cut connection as with sendFiltered. Until
+ * then only what the filter holds itself (the first element's pieces) is held.
+ */
+export function sendFilteredOnceCommitted(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  response: Dispatcher.ResponseData,
+  filter: Transform,
+  summary: FilterSummary,
+  options: CommitOptions,
+): void {
+  request.decision = 'filtered';
+  request.listSummary = summary;
+  const failEarly = (error: Error): void => {
+    // The client went away first: fetchForFilter has aborted the upstream request, no one is left to answer.
+    if (reply.raw.destroyed) return;
+    request.listSummary = null; // the log line shows the decision, not a summary of a list that never went out
+    failClosed(reply, options.upstream, options.version, new Error(`upstream sent an invalid ${options.what}: ${error.message}`));
+  };
+  filter.once('error', failEarly);
+  filter.once(FILTER_COMMITTED, () => {
+    filter.off('error', failEarly);
+    sendFilterOutput(reply, response, filter);
+  });
+  pipeline(response.body, filter, () => {
+    // Before the commit failEarly answers; after it, reply.send turns an error into a cut connection.
+  });
 }
 
 export function withQuery(path: string, query: string): string {

@@ -7,7 +7,7 @@ import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../st
 import { ownName, type Policy } from '../policy.js';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
-import { fetchForFilter, sendFiltered, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
+import { FILTER_COMMITTED, fetchForFilter, sendFilteredOnceCommitted, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
 
 export interface ListQuery {
   /** The query to send upstream. */
@@ -80,6 +80,10 @@ function asLabels(labels: unknown): Record<string, string> | null {
 /**
  * A transform from the upstream's list bytes to the filtered list bytes. It errors rather than leak.
  *
+ * It pushes nothing, not even the opening bracket, until the list is known to be one: the first element is
+ * complete (kept or not) or the array has ended. Then it emits FILTER_COMMITTED, so the route can still answer
+ * a 502 for garbage, an empty body or a cut inside the first element instead of a 200 that breaks off.
+ *
  * Kept elements are passed on as views of the upstream's chunks, never copied: a copy of every kept byte would
  * double the garbage a large list makes, and with it the peak memory. Consecutive kept elements that stand in
  * one chunk separated by a single comma go out as one view, and an element goes out together with the comma
@@ -88,6 +92,8 @@ function asLabels(labels: unknown): Record<string, string> | null {
  */
 export function filterContainerList(policy: Policy, limit: number | undefined, summary: ListSummary): Transform {
   let full = false;
+  let committed = false;
+  let received = false;
   let transform: Transform;
   let chunk: Buffer = OPEN;
   // The run of `chunk` to pass on next: [runStart, runEnd), or none when runEnd is -1.
@@ -98,9 +104,15 @@ export function filterContainerList(policy: Policy, limit: number | undefined, s
     transform.push(chunk.subarray(runStart, runEnd));
     runEnd = -1;
   }
+  function commit(): void {
+    committed = true;
+    transform.push(OPEN);
+    transform.emit(FILTER_COMMITTED);
+  }
   const splitter = new JsonArraySplitter(
     (element, members) => {
       summary.seen++;
+      if (!committed) commit();
       if (full) return;
       if (!visibleListEntry(policy, element, members)) return;
       const comma = summary.kept > 0;
@@ -132,8 +144,10 @@ export function filterContainerList(policy: Policy, limit: number | undefined, s
   transform = new Transform({
     transform(input: Buffer, _encoding, callback: TransformCallback) {
       chunk = input;
+      received ||= input.length > 0;
       try {
         splitter.write(input);
+        if (!committed && splitter.done) commit(); // `[]`
       } catch (error) {
         runEnd = -1;
         callback(error as Error);
@@ -144,6 +158,7 @@ export function filterContainerList(policy: Policy, limit: number | undefined, s
     },
     flush(callback: TransformCallback) {
       try {
+        if (!received) throw new MalformedJsonError('the answer is empty');
         splitter.end();
         this.push(CLOSE);
         callback();
@@ -152,12 +167,13 @@ export function filterContainerList(policy: Policy, limit: number | undefined, s
       }
     },
   });
-  // The opening bracket goes out at once, so a client sees the first byte before the last upstream byte.
-  transform.push(OPEN);
   return transform;
 }
 
-/** The route: fetch the list upstream and stream it back filtered. Non-200 answers pass through unchanged. */
+/**
+ * The route: fetch the list upstream and stream it back filtered. Non-200 answers pass through unchanged; a 200
+ * that is not a list is a 502 until the first element is complete, a cut connection after.
+ */
 export async function containersListRoute(
   sieve: Sieve,
   target: Extract<Target, { kind: 'containers-list' }>,
@@ -172,5 +188,10 @@ export async function containersListRoute(
     return;
   }
   const summary: ListSummary = { kept: 0, seen: 0 };
-  sendFiltered(request, reply, response, filterContainerList(sieve.policy, plan.limit, summary), summary);
+  const filter = filterContainerList(sieve.policy, plan.limit, summary);
+  sendFilteredOnceCommitted(request, reply, response, filter, summary, {
+    upstream: sieve.upstream,
+    version: target.version,
+    what: 'container list',
+  });
 }

@@ -108,7 +108,7 @@ describe('GET /containers/json', () => {
   it.each([
     ['truncated', `[${JSON.stringify(LIST_ENTRY(WEB))},{"Id":"x"`],
     ['malformed element', `[${JSON.stringify(LIST_ENTRY(WEB))},{"Names":["/db"],,}]`],
-    ['not an array', JSON.stringify({ message: 'surprise', Names: ['/db-hidden'] })],
+    // Broken before the first element is complete: a 502, in broken-upstream.test.ts.
   ])('aborts a %s upstream list instead of ending it cleanly', async (_title, body) => {
     upstream.on('GET', '/containers/json', (_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
