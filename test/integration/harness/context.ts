@@ -7,6 +7,11 @@ declare module 'vitest' {
     dockerSock: string;
     /** The same daemon on loopback TCP with --tlsverify, and a client certificate directory (ca/cert/key.pem). */
     dockerTls: { url: string; certDir: string };
+    /**
+     * Path of the private rootful Podman service's API unix socket (its directory holds containers.conf);
+     * '' when Podman cannot run here (the Podman tests skip, or with CI=true the globalSetup fails).
+     */
+    podmanSock: string;
   }
 }
 

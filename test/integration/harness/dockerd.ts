@@ -21,10 +21,10 @@ import { dirname, join } from 'node:path';
 
 export const BUSYBOX_IMAGE = 'local/busybox:1';
 const BUSYBOX_APPLETS = ['sh', 'sleep', 'echo', 'cat', 'ls', 'tail', 'head', 'true', 'env'] as const;
-const BUSYBOX_SOURCE = '/bin/busybox';
+export const BUSYBOX_SOURCE = '/bin/busybox';
 const SEARCH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 /** PATH given to dockerd (it spawns containerd, runc, shims, docker-init from PATH). */
-const DAEMON_PATH = SEARCH_DIRS.join(':');
+export const DAEMON_PATH = SEARCH_DIRS.join(':');
 
 // ---------------------------------------------------------------------------
 // Preconditions
@@ -40,7 +40,7 @@ export function findBinary(name: string): string | undefined {
   return undefined;
 }
 
-function isExecutable(path: string): boolean {
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, fsConstants.X_OK);
     return true;
@@ -148,14 +148,30 @@ export function dockerCliEnv(host: string, extra: Record<string, string | undefi
 /** Run the docker CLI (from PATH). Never throws on a non-zero exit. */
 export function docker(args: string[], opts: DockerOptions = {}): Promise<DockerResult> {
   const host = opts.host ?? defaultHost();
+  return runCommand(findBinary('docker') ?? 'docker', args, {
+    env: dockerCliEnv(host, opts.env),
+    input: opts.input,
+    timeoutMs: opts.timeoutMs,
+    label: 'docker',
+  });
+}
+
+export interface RunCommandOptions {
+  env: NodeJS.ProcessEnv;
+  input?: string | Buffer;
+  /** Default 60 s; the process is SIGKILLed after that. */
+  timeoutMs?: number;
+  /** Name used in the timeout note appended to stderr. */
+  label?: string;
+}
+
+/** Spawn a program, collect stdout/stderr, resolve on close. Never throws on a non-zero exit. */
+export function runCommand(file: string, args: string[], opts: RunCommandOptions): Promise<DockerResult> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve) => {
     let child: ChildProcess;
     try {
-      child = spawn(findBinary('docker') ?? 'docker', args, {
-        env: dockerCliEnv(host, opts.env),
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
+      child = spawn(file, args, { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (err) {
       resolve({ code: -1, stdout: '', stderr: String(err) });
       return;
@@ -172,7 +188,8 @@ export function docker(args: string[], opts: DockerOptions = {}): Promise<Docker
     child.on('error', (err) => errOut.push(Buffer.from(`\n[spawn error] ${String(err)}`)));
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      const stderr = Buffer.concat(errOut).toString('utf8') + (timedOut ? `\n[docker ${args.join(' ')}: timed out after ${timeoutMs} ms]` : '');
+      const note = timedOut ? `\n[${opts.label ?? file} ${args.join(' ')}: timed out after ${timeoutMs} ms]` : '';
+      const stderr = Buffer.concat(errOut).toString('utf8') + note;
       resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr, signal, timedOut });
     });
     child.stdin?.on('error', () => {});
@@ -319,7 +336,7 @@ export interface Dockerd {
   stop(): Promise<void>;
 }
 
-function tail(file: string, lines = 40): string {
+export function tail(file: string, lines = 40): string {
   try {
     return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
   } catch {
@@ -343,9 +360,9 @@ export function pingSocket(sock: string, timeoutMs = 2000): Promise<boolean> {
   });
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -354,7 +371,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
+export function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
@@ -365,7 +382,7 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-async function waitForPidGone(pid: number, ms: number): Promise<boolean> {
+export async function waitForPidGone(pid: number, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) return true;
@@ -392,7 +409,7 @@ function mountsUnder(dir: string): string[] {
     .sort((a, b) => b.length - a.length);
 }
 
-function unmountAllUnder(dir: string): void {
+export function unmountAllUnder(dir: string): void {
   for (let round = 0; round < 3; round++) {
     const mounts = mountsUnder(dir);
     if (mounts.length === 0) return;
@@ -534,12 +551,11 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
 }
 
 /**
- * Build `local/busybox:1` if the daemon does not have it: a rootfs with only
- * /bin/busybox and applet symlinks, imported with `docker import`.
+ * The busybox image's rootfs as an uncompressed tar: only /bin/busybox (from
+ * busybox-static) and applet symlinks, owned by 0:0. Shared by the dockerd and
+ * the Podman harness (`docker import -` / `podman import -`).
  */
-export async function ensureBusyboxImage(host: string): Promise<void> {
-  const have = await docker(['image', 'inspect', '--format', '{{.Id}}', BUSYBOX_IMAGE], { host });
-  if (have.code === 0) return;
+export function busyboxRootfsTar(): Buffer {
   const root = mkdtempSync(join(tmpdir(), 'ds-rootfs-'));
   try {
     mkdirSync(join(root, 'bin'));
@@ -549,8 +565,18 @@ export async function ensureBusyboxImage(host: string): Promise<void> {
       maxBuffer: 64 * 1024 * 1024,
     });
     if (tar.status !== 0) throw new Error(`tar failed: ${tar.stderr.toString()}`);
-    await dockerOk(['import', '-', BUSYBOX_IMAGE], { host, input: tar.stdout, timeoutMs: 120_000 });
+    return tar.stdout;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+/**
+ * Build `local/busybox:1` if the daemon does not have it: a rootfs with only
+ * /bin/busybox and applet symlinks (busyboxRootfsTar), imported with `docker import`.
+ */
+export async function ensureBusyboxImage(host: string): Promise<void> {
+  const have = await docker(['image', 'inspect', '--format', '{{.Id}}', BUSYBOX_IMAGE], { host });
+  if (have.code === 0) return;
+  await dockerOk(['import', '-', BUSYBOX_IMAGE], { host, input: busyboxRootfsTar(), timeoutMs: 120_000 });
 }

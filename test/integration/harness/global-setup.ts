@@ -1,11 +1,13 @@
 /**
  * vitest globalSetup for the `integration` project: one private dockerd (with
- * the local/busybox:1 image) for the whole run. Provides `integration` and
- * `dockerSock` (see context.ts).
+ * the local/busybox:1 image) and, started in parallel, one private rootful
+ * Podman service (same image) for the whole run. Provides `integration`,
+ * `dockerSock`, `dockerTls` and `podmanSock` (see context.ts).
  */
 import type { TestProject } from 'vitest/node';
 import './context.js';
 import { canRunDockerd, ensureBusyboxImage, setDefaultDockerSock, startDockerd, type Dockerd } from './dockerd.js';
+import { canRunPodman, ensurePodmanBusyboxImage, podmanVersion, startPodman, type Podman } from './podman.js';
 import { freePort } from './socket-proxy.js';
 import { makeTestCertificates } from '../../support/certs.js';
 
@@ -36,6 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('integration', false);
     project.provide('dockerSock', '');
     project.provide('dockerTls', { url: '', certDir: '' });
+    project.provide('podmanSock', '');
     return async () => {};
   }
 
@@ -45,6 +48,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // reach it there with a client certificate.
   const certs = makeTestCertificates('dockerd');
   const tlsPort = await freePort();
+  // Podman starts alongside dockerd (service and image take about a second, about as long as dockerd).
+  const podmanTask = startPrivatePodman();
   try {
     daemon = await startDockerd({
       extraArgs: [
@@ -56,16 +61,65 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await ensureBusyboxImage(daemon.host);
   } catch (err) {
     await daemon?.stop();
+    const pm = await podmanTask;
+    if (pm.ok) await pm.podman.stop();
     throw err;
   }
   process.stderr.write(`[integration] private dockerd pid ${daemon.pid} on ${daemon.sock} ready in ${Date.now() - started} ms\n`);
+
+  const pm = await podmanTask;
+  let podman: Podman | undefined;
+  if (pm.ok) {
+    podman = pm.podman;
+    process.stderr.write(`[integration] private podman service pid ${podman.pid} on ${podman.sock} ready in ${pm.ms} ms (${podmanVersion() ?? 'podman'})\n`);
+  } else if (process.env.CI === 'true') {
+    await daemon.stop();
+    throw new Error(`CI=true but the Podman integration tests cannot run: ${pm.reason}`);
+  } else {
+    process.stderr.write(
+      banner([
+        'PODMAN INTEGRATION TESTS SKIPPED',
+        '',
+        ...pm.reason
+          .split(/; |\n/)
+          .filter((r) => r.trim() !== '')
+          .map((r) => `- ${r.length > 100 ? `${r.slice(0, 99)}…` : r}`),
+        '',
+        'The Podman tests need root, podman (Debian 12: 4.3.1), conmon and runc.',
+        'Run .ci/run on a Debian 12 machine (as root) for them. With CI=true',
+        'this is an error, not a skip.',
+      ]),
+    );
+  }
   project.provide('integration', true);
   project.provide('dockerSock', daemon.sock);
   project.provide('dockerTls', { url: `https://127.0.0.1:${tlsPort}`, certDir: certs.clientDir });
+  project.provide('podmanSock', podman?.sock ?? '');
 
   const d = daemon;
+  const p = podman;
   return async () => {
-    await d.stop();
+    await Promise.all([d.stop(), p?.stop()]);
     setDefaultDockerSock(undefined);
   };
+}
+
+type PodmanStart = { ok: true; podman: Podman; ms: number } | { ok: false; reason: string };
+
+/** Start the private Podman service and import the busybox image; never rejects. */
+async function startPrivatePodman(): Promise<PodmanStart> {
+  const check = canRunPodman();
+  if (!check.ok) return { ok: false, reason: check.reason ?? 'unknown reason' };
+  const started = Date.now();
+  let podman: Podman | undefined;
+  try {
+    podman = await startPodman();
+    await ensurePodmanBusyboxImage(podman.url, podman.dir);
+    return { ok: true, podman, ms: Date.now() - started };
+  } catch (err) {
+    const log = podman?.logTail(20);
+    await podman?.stop();
+    const msg = err instanceof Error ? err.message : String(err);
+    return { ok: false, reason: log ? `${msg}\nService log tail:\n${log}` : msg };
+  }
 }
