@@ -5,14 +5,16 @@ import replyFrom from '@fastify/reply-from';
 import fp from 'fastify-plugin';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { compilePolicy } from './policy.js';
 import { createUpstream, readUpstreamTls, type Upstream } from './upstream.js';
 import { createResolver, type Resolver, type ResolverOptions } from './resolver.js';
 import { notAllowedClient } from './docker/errors.js';
 import { sendDockerError } from './forward.js';
 import { createExecResolver } from './exec-gate.js';
 import { classifyTarget } from './docker/target.js';
-import { routeFor } from './routes.js';
+import { admit } from './routes.js';
+import { envProfileSet, type ProfileSet } from './profiles.js';
+import { auditView, type Profile } from './profile.js';
+import { resolveClient } from './edge/client.js';
 import { createHijack } from './hijack.js';
 import type { Sieve } from './sieve.js';
 import type { Server as HttpsServer } from 'node:https';
@@ -24,12 +26,14 @@ import { httpsServerOptions, watchTlsFiles } from './tls.js';
 export interface SieveOptions {
   readonly config: Config;
   /** Overrides for the resolver (cache sizes and times, the events watch). */
-  readonly resolver?: Partial<Omit<ResolverOptions, 'upstream' | 'policy' | 'log'>>;
+  readonly resolver?: Partial<Omit<ResolverOptions, 'upstream' | 'log'>>;
+  /** The profiles and clients; default: one profile, `default`, from the environment. */
+  readonly profiles?: ProfileSet;
 }
 
 const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   const { config } = options;
-  const policy = compilePolicy({ names: config.containerNames, labels: config.containerLabels });
+  let current: ProfileSet = options.profiles ?? envProfileSet(config);
   const log = app.log as unknown as Logger;
   const upstream: Upstream = createUpstream(config.upstream, {
     connectTimeoutMs: config.timeouts.upstreamConnectMs,
@@ -38,7 +42,6 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   });
   const resolver: Resolver = createResolver({
     upstream,
-    policy,
     log,
     ttlMs: config.cacheTtlMs,
     lookupTimeoutMs: config.timeouts.lookupMs,
@@ -49,7 +52,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   await allowlist.refresh();
   const metrics = config.metricsPort === undefined ? undefined : createMetrics(() => resolver.stats);
   if (metrics !== undefined) upstream.onTiming = (kind, seconds) => metrics.observeUpstream(kind, seconds);
-  const context: Sieve = { config, policy, upstream, resolver, execs, allowlist, metrics };
+  const context: Sieve = { config, current: () => current, upstream, resolver, execs, allowlist, metrics };
   app.decorate('sieve', context);
 
   if (metrics !== undefined) {
@@ -82,8 +85,22 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
     });
   }
 
-  if (!policy.filtering) {
-    app.log.warn('neither CONTAINER_NAMES nor CONTAINER_LABELS is set: every container is visible');
+  // The edge, on every request before anything else: which client is this, and which one profile judges it.
+  app.addHook('onRequest', async (request, reply) => {
+    const edge = resolveClient(current, request.raw);
+    if (edge.kind === 'refuse') {
+      request.decision = 'refused';
+      return sendDockerError(reply, upstream, edge.error);
+    }
+    request.client = edge.client;
+    request.profile = edge.profile.mode === 'audit' ? auditView(edge.profile, () => (request.audit = 'would-hide')) : edge.profile;
+  });
+
+  for (const profile of current.profiles.values()) {
+    if (!profile.policy.filtering) {
+      const what = options.profiles === undefined ? 'neither CONTAINER_NAMES nor CONTAINER_LABELS is set' : `profile ${profile.name} sets neither names nor labels`;
+      app.log.warn(`${what}: every container is visible`);
+    }
   }
 
   await app.register(replyFrom, {
@@ -101,11 +118,21 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   app.decorateRequest('decision', '');
   app.decorateRequest('listSummary', null);
   app.decorateRequest('routeKind', '');
+  app.decorateRequest('profile', null as unknown as Profile);
+  app.decorateRequest('client', '');
+  app.decorateRequest('audit', '');
 
   const handle = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const target = classifyTarget(request.method, request.raw.url ?? '/');
     request.routeKind = target.kind;
-    await routeFor(context, target, request.method)(context, target as never, request, reply);
+    const admission = admit(request.profile, request.method, target);
+    if (admission.kind === 'refuse') {
+      request.decision = 'refused';
+      sendDockerError(reply, upstream, admission.error);
+      return reply;
+    }
+    if (admission.kind === 'would-refuse') request.audit = 'would-refuse';
+    await admission.route(context, target as never, request, reply);
     // Replies are often sent later, from a stream or an upstream callback: tell Fastify to wait for them.
     return reply;
   };
@@ -115,9 +142,12 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
 
   app.addHook('onResponse', async (request, reply) => {
     const summary = request.listSummary;
-    const decision = summary === null ? request.decision : `filtered kept ${summary.kept} of ${summary.seen}`;
+    const decision =
+      request.audit !== '' ? request.audit : summary === null ? request.decision : `filtered kept ${summary.kept} of ${summary.seen}`;
+    // A request refused at the edge has no profile.
+    const profile = request.profile?.name ?? 'none';
     if (metrics !== undefined) {
-      metrics.observeRequest(request.routeKind || 'none', decision || 'none');
+      metrics.observeRequest(request.routeKind || 'none', decision || 'none', profile);
       if (summary !== null) metrics.observeHidden(request.routeKind, summary.seen - summary.kept);
     }
     request.log.info(
@@ -127,6 +157,8 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
         status: reply.statusCode,
         durationMs: Math.round(reply.elapsedTime * 100) / 100,
         decision: decision || 'none',
+        profile,
+        client: request.client || 'none',
       },
       'request',
     );

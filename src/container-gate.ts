@@ -21,7 +21,8 @@ export async function containerRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const { upstream, resolver, config } = sieve;
+  const { upstream, resolver } = sieve;
+  const profile = request.profile;
   let resolution;
   try {
     resolution = await resolver.resolveContainerRef(target.ref);
@@ -29,13 +30,13 @@ export async function containerRoute(
     sendLookupFailure(reply, upstream, error as Error, target.version);
     return;
   }
-  if (resolution.kind === 'missing' || !resolution.container.visible) {
+  if (resolution.kind === 'missing' || !profile.policy.visibleContainer(resolution.container)) {
     request.decision = 'hidden';
     sendDockerError(reply, upstream, noSuchContainer(target.ref, target.version));
     return;
   }
   const container = resolution.container;
-  const scrub = config.scrubEnvs && request.method === 'GET' && target.action === 'json';
+  const scrub = profile.scrubEnvs && request.method === 'GET' && target.action === 'json';
   request.decision = scrub ? 'scrubbed' : 'passed';
   forward(reply, upstream, target.version, containerPath(target.version, container.id, target.action), target.query, {
     onResponse: (reply, response) => onContainerResponse(reply, response, target, container, scrub),

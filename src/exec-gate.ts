@@ -92,12 +92,12 @@ export async function execRoute(
     sendLookupFailure(reply, sieve.upstream, error as Error, target.version);
     return;
   }
-  if (resolution.kind === 'missing' || !resolution.container.visible) {
+  if (resolution.kind === 'missing' || !request.profile.policy.visibleContainer(resolution.container)) {
     request.decision = 'hidden';
     sendDockerError(reply, sieve.upstream, noSuchExec(target.id, target.version));
     return;
   }
-  const scrub = sieve.config.scrubEnvs && target.action === 'json';
+  const scrub = request.profile.scrubEnvs && target.action === 'json';
   request.decision = scrub ? 'scrubbed' : 'passed';
   const prefix = target.version === undefined ? '' : `/v${target.version.text}`;
   forward(reply, sieve.upstream, target.version, `${prefix}/exec/${resolution.execId}/${target.action}`, target.query, {

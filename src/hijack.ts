@@ -22,6 +22,10 @@ import type { Sieve } from './sieve.js';
 import { classifyTarget, containerPath, type ApiVersion, type Target } from './docker/target.js';
 import { dockerError, noSuchContainer, noSuchExec, notAllowedClient, type DockerErrorReply } from './docker/errors.js';
 import { LookupError } from './lookup.js';
+import type { Profile } from './profile.js';
+import { auditView } from './profile.js';
+import { admit } from './routes.js';
+import { resolveClient } from './edge/client.js';
 import { connectRawUpstream, readUpstreamTls, upstreamHostHeader, type RawConnectOptions } from './upstream.js';
 
 export interface HijackOptions {
@@ -94,8 +98,12 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
     const method = request.method ?? 'GET';
     const url = request.url ?? '/';
     const target = classifyTarget(method, url);
+    let profile: Profile | undefined;
+    let clientName = 'none';
+    let audit = '';
     const logLine = (status: number | undefined, decision: string, extra: Record<string, unknown> = {}): void => {
-      sieve.metrics?.observeRequest(target.kind, decision);
+      const logged = audit !== '' && decision !== 'upstream-error' ? audit : decision;
+      sieve.metrics?.observeRequest(target.kind, logged, profile?.name ?? 'none');
       log.info(
         {
           method,
@@ -103,7 +111,9 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
           upgrade: request.headers.upgrade,
           status,
           durationMs: Math.round((performance.now() - started) * 100) / 100,
-          decision,
+          decision: logged,
+          profile: profile?.name ?? 'none',
+          client: clientName,
           ...extra,
         },
         'request',
@@ -111,12 +121,22 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
     };
 
     let plan: Plan;
-    // ALLOW_FROM is checked in an onRequest hook, which an upgrade never reaches: the same check, here.
+    // ALLOW_FROM and the edge are onRequest hooks, which an upgrade never reaches: the same checks, here.
+    const edge = resolveClient(sieve.current(), request);
     if (sieve.allowlist.active && !sieve.allowlist.allows(request.socket.remoteAddress)) {
       log.warn({ client: request.socket.remoteAddress }, 'client not in ALLOW_FROM');
       plan = answerWith('refused', notAllowedClient());
+    } else if (edge.kind === 'refuse') {
+      plan = answerWith('refused', edge.error);
     } else {
-      plan = await judge(sieve, target);
+      clientName = edge.client;
+      profile = edge.profile.mode === 'audit' ? auditView(edge.profile, () => (audit = 'would-hide')) : edge.profile;
+      const admission = admit(profile, method, target);
+      if (admission.kind === 'refuse') plan = answerWith('refused', admission.error);
+      else {
+        if (admission.kind === 'would-refuse') audit = 'would-refuse';
+        plan = await judge(sieve, profile, target);
+      }
     }
     if (plan.kind === 'relay' && requestBodyEnd(request.headers) === undefined) {
       plan = answerWith('refused', dockerError(400, 'docker-sieve: unsupported request framing', target.version));
@@ -184,9 +204,9 @@ function answerWith(decision: string, error: DockerErrorReply): Answer {
 const NOT_UPGRADABLE = 'docker-sieve: this endpoint cannot be upgraded (only attach and exec start are)';
 
 /** The same gate as the HTTP routes: nothing about a container is forwarded before it is judged visible. */
-export async function judge(sieve: Sieve, target: Target): Promise<Plan> {
+export async function judge(sieve: Sieve, profile: Profile, target: Target): Promise<Plan> {
   const { version } = target;
-  if (!sieve.policy.filtering && target.path !== undefined) {
+  if (!profile.policy.filtering && target.path !== undefined) {
     // Nothing to hide: relayed as it came, as the HTTP routes forward it (routes.ts).
     return { kind: 'relay', path: target.path };
   }
@@ -211,7 +231,7 @@ export async function judge(sieve: Sieve, target: Target): Promise<Plan> {
       } catch (error) {
         return lookupFailure(error as Error, version);
       }
-      if (resolution.kind === 'missing' || !resolution.container.visible) {
+      if (resolution.kind === 'missing' || !profile.policy.visibleContainer(resolution.container)) {
         return answerWith('hidden', noSuchContainer(target.ref, version));
       }
       return { kind: 'relay', path: containerPath(version, resolution.container.id, target.action) };
@@ -224,7 +244,7 @@ export async function judge(sieve: Sieve, target: Target): Promise<Plan> {
       } catch (error) {
         return lookupFailure(error as Error, version);
       }
-      if (resolution.kind === 'missing' || !resolution.container.visible) {
+      if (resolution.kind === 'missing' || !profile.policy.visibleContainer(resolution.container)) {
         return answerWith('hidden', noSuchExec(target.id, version));
       }
       const prefix = version === undefined ? '' : `/v${version.text}`;

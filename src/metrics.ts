@@ -7,7 +7,7 @@ import type { ResolverStats } from './resolver.js';
 
 export interface Metrics {
   readonly registry: Registry;
-  observeRequest(route: string, decision: string): void;
+  observeRequest(route: string, decision: string, profile: string): void;
   observeUpstream(kind: 'lookup' | 'forward' | 'filter', seconds: number): void;
   observeHidden(route: string, hidden: number): void;
 }
@@ -24,7 +24,7 @@ export function createMetrics(resolverStats: () => ResolverStats): Metrics {
   const requests = new Counter({
     name: 'docker_sieve_requests_total',
     help: 'Requests by route family and decision',
-    labelNames: ['route', 'decision'] as const,
+    labelNames: ['route', 'decision', 'profile'] as const,
     registers: [registry],
   });
   const upstream = new Histogram({
@@ -58,7 +58,7 @@ export function createMetrics(resolverStats: () => ResolverStats): Metrics {
   }
   return {
     registry,
-    observeRequest: (route, decision) => requests.inc({ route, decision: decisionLabel(decision) }),
+    observeRequest: (route, decision, profile) => requests.inc({ route, decision: decisionLabel(decision), profile }),
     observeUpstream: (kind, seconds) => upstream.observe({ kind }, seconds),
     observeHidden: (route, count) => {
       if (count > 0) hidden.inc({ route }, count);

@@ -113,3 +113,26 @@ export function ownName(names: readonly string[] | null | undefined): string | u
   }
   return undefined;
 }
+
+/**
+ * mode: audit. Every container is visible, but each one the real policy would hide is reported, so a profile
+ * can be rolled out without breaking a client. `visibleByName` stays the real answer: the list filter asks the
+ * labels next, and that is where a would-be hidden container is counted.
+ */
+export function auditPolicy(real: Policy, onWouldHide: () => void): Policy {
+  if (!real.filtering) return real;
+  return {
+    filtering: true,
+    hasLabelRules: true,
+    visibleContainer(facts) {
+      if (!real.visibleContainer(facts)) onWouldHide();
+      return true;
+    },
+    visibleByName: (name) => real.visibleByName(name),
+    visibleByLabels(labels) {
+      if (!real.visibleByLabels(labels)) onWouldHide();
+      return true;
+    },
+    explain: (facts) => real.explain(facts),
+  };
+}

@@ -9,7 +9,6 @@
 // Lookups of the same ref share one upstream call. Errors are never cached.
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import type { Policy } from './policy.js';
 import type { Upstream } from './upstream.js';
 import { encodePath } from './docker/target.js';
 import { LookupError, readLookupBody, relayLookupError } from './lookup.js';
@@ -21,14 +20,12 @@ export interface ResolvedContainer {
   /** The container's real name, with its leading `/`. */
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
-  readonly visible: boolean;
 }
 
 export type Resolution = { readonly kind: 'found'; readonly container: ResolvedContainer } | { readonly kind: 'missing' };
 
 export interface ResolverOptions {
   readonly upstream: Upstream;
-  readonly policy: Policy;
   readonly log: Logger;
   /** How long a full-ID entry, or a ref mapping confirmed by a live event stream, is kept. */
   readonly ttlMs?: number;
@@ -66,7 +63,7 @@ interface InspectBody {
 }
 
 export function createResolver(options: ResolverOptions): Resolver {
-  const { upstream, policy, log } = options;
+  const { upstream, log } = options;
   const ttlMs = options.ttlMs ?? 30_000;
   const unwatchedTtlMs = Math.min(options.unwatchedTtlMs ?? 2_000, ttlMs);
   const maxEntries = options.maxEntries ?? 10_000;
@@ -115,8 +112,8 @@ export function createResolver(options: ResolverOptions): Resolver {
     if (typeof id !== 'string' || !FULL_ID.test(id) || typeof name !== 'string' || typeof labels !== 'object' || labels === null) {
       throw new LookupError('container lookup answered an unexpected shape');
     }
-    const facts = { name, labels: labels as Record<string, string> };
-    const container: ResolvedContainer = { id, ...facts, visible: policy.visibleContainer(facts) };
+    // Facts only: each profile judges them for itself, so one cache serves every profile.
+    const container: ResolvedContainer = { id, name, labels: labels as Record<string, string> };
     byId.set(id, container);
     if (ref !== id) refs.set(ref, id, { ttl: refTtl() });
     return { kind: 'found', container };

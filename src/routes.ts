@@ -2,8 +2,10 @@
 // classifier, its module, and its line here.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from './sieve.js';
+import type { Profile } from './profile.js';
 import type { Target } from './docker/target.js';
-import { dockerError } from './docker/errors.js';
+import { dockerError, type DockerErrorReply } from './docker/errors.js';
+import { judgeAccess } from './gates/access.js';
 import { forward, sendDockerError } from './forward.js';
 import { containerRoute } from './container-gate.js';
 import { execRoute } from './exec-gate.js';
@@ -61,10 +63,10 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
  * (cleaned), and the answer comes back unchanged, so the client sees exactly what the socket proxy says.
  * SCRUB_ENVS is the one exception: inspects (container, exec, swarm) are still scrubbed.
  */
-export function routeFor(sieve: Sieve, target: Target, method: string): Handler {
-  if (sieve.policy.filtering) return ROUTES[target.kind] as Handler;
+export function routeFor(profile: Profile, target: Target, method: string): Handler {
+  if (profile.policy.filtering) return ROUTES[target.kind] as Handler;
   if (target.kind === 'refuse' && target.path === undefined) return ROUTES.refuse as Handler;
-  if (sieve.config.scrubEnvs) {
+  if (profile.scrubEnvs) {
     if (target.kind === 'container' && method === 'GET' && target.action === 'json') return scrubbedInspectRoute as Handler;
     if (target.kind === 'exec' && target.action === 'json') return scrubbedInspectRoute as Handler;
     if (target.kind === 'swarm-list') return ROUTES['swarm-list'] as Handler;
@@ -72,3 +74,25 @@ export function routeFor(sieve: Sieve, target: Target, method: string): Handler 
   }
   return pass;
 }
+
+export type Admission =
+  | { readonly kind: 'refuse'; readonly error: DockerErrorReply }
+  | { readonly kind: 'route' | 'would-refuse'; readonly route: Handler };
+
+/**
+ * What the request's profile lets through, decided before anything is forwarded: its access first, then the
+ * route. In audit mode a refusal is only reported (`would-refuse`) and the request goes on as if nothing were
+ * refused.
+ */
+export function admit(profile: Profile, method: string, target: Target): Admission {
+  const access = judgeAccess(profile.access, profile.name, method, target);
+  const audit = profile.mode === 'audit';
+  if (!access.allowed && !audit) return { kind: 'refuse', error: dockerError(403, access.message, target.version) };
+  if (audit && profile.policy.filtering && target.path !== undefined && REFUSED_WHILE_FILTERING.has(target.kind)) {
+    return { kind: 'would-refuse', route: pass };
+  }
+  return { kind: access.allowed ? 'route' : 'would-refuse', route: routeFor(profile, target, method) };
+}
+
+/** Kinds that filters refuse outright: in audit mode they pass, reported. */
+const REFUSED_WHILE_FILTERING: ReadonlySet<Target['kind']> = new Set(['unfiltered', 'containers-prune']);

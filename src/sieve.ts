@@ -1,6 +1,8 @@
-// What every route handler works with: the config, the compiled policy, the upstream client and the resolver.
+// What every route handler works with: the config, the upstream client and the resolver, shared by every
+// profile. What one client sees and may do is the request's `profile`, resolved at the edge.
 import type { Config } from './config.js';
-import type { Policy } from './policy.js';
+import type { Profile } from './profile.js';
+import type { ProfileSet } from './profiles.js';
 import type { Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
 import type { ExecResolver } from './exec-gate.js';
@@ -9,7 +11,8 @@ import type { Metrics } from './metrics.js';
 
 export interface Sieve {
   readonly config: Config;
-  readonly policy: Policy;
+  /** The profiles and how clients are told apart, as of now: a reload swaps them. */
+  readonly current: () => ProfileSet;
   readonly upstream: Upstream;
   readonly resolver: Resolver;
   readonly execs: ExecResolver;
@@ -26,5 +29,11 @@ declare module 'fastify' {
     listSummary: { kept: number; seen: number } | null;
     /** The route family the target was classified as, for metrics. */
     routeKind: string;
+    /** The one profile this request is judged by, resolved at the edge before anything else. */
+    profile: Profile;
+    /** Who the edge said the client is: `listener:NAME`, `token:NAME`, `cert:CN=...`, `from:ADDRESS`, `default`. */
+    client: string;
+    /** audit mode: what enforce would have done (`would-hide`, `would-refuse`), or ''. */
+    audit: string;
   }
 }

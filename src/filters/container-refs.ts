@@ -98,7 +98,7 @@ async function judgeRefs(sieve: Sieve, target: RefTarget, reply: FastifyReply, r
       sendLookupFailure(reply, sieve.upstream, error as Error, target.version);
       return undefined;
     }
-    if (resolution.kind === 'missing' || !resolution.container.visible) {
+    if (resolution.kind === 'missing' || !reply.request.profile.policy.visibleContainer(resolution.container)) {
       reply.request.decision = 'hidden';
       sendDockerError(reply, sieve.upstream, noSuchContainer(ref, target.version));
       return undefined;
@@ -114,7 +114,7 @@ export async function containerRefsRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  if (!sieve.policy.filtering) {
+  if (!request.profile.policy.filtering) {
     request.decision = 'passed';
     forward(reply, sieve.upstream, target.version, target.path, target.query);
     return;

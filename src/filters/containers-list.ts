@@ -188,7 +188,7 @@ export async function containersListRoute(
     return;
   }
   const summary: ListSummary = { kept: 0, seen: 0 };
-  const filter = filterContainerList(sieve.policy, plan.limit, summary);
+  const filter = filterContainerList(request.profile.policy, plan.limit, summary);
   sendFilteredOnceCommitted(request, reply, response, filter, summary, {
     upstream: sieve.upstream,
     version: target.version,

@@ -13,7 +13,7 @@ export function containersPruneRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
-  if (!sieve.policy.filtering) {
+  if (!request.profile.policy.filtering) {
     request.decision = 'passed';
     forward(reply, sieve.upstream, target.version, target.path, target.query);
     return;

@@ -63,7 +63,7 @@ export function filterEvents(policy: Policy, resolver: Resolver, summary: Events
     if (known !== undefined) return known;
     try {
       const resolution = await resolver.resolveContainerRef(id);
-      return resolution.kind === 'found' && resolution.container.visible;
+      return resolution.kind === 'found' && policy.visibleContainer(resolution.container);
     } catch {
       return false; // cannot judge: drop
     }
@@ -118,7 +118,8 @@ export async function eventsRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const { upstream, policy, resolver } = sieve;
+  const { upstream, resolver } = sieve;
+  const policy = request.profile.policy;
   const response = await fetchForFilter(upstream, request, reply, target.version, withQuery(target.path, target.query));
   if (response === undefined) return;
   if (response.statusCode !== 200 || !policy.filtering) {

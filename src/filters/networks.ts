@@ -116,6 +116,7 @@ export function filterNetwork(network: unknown, decisions: NetworkDecisions, sum
 
 /** Resolves what `refs` names. A container or service that cannot be judged is not visible. */
 export async function decideNetworkRefs(sieve: Sieve, refs: NetworkRefs, request: FastifyRequest): Promise<NetworkDecisions> {
+  const policy = request.profile.policy;
   const containers = new Set<string>();
   const services = new Set<string>();
   let failures = 0;
@@ -123,13 +124,13 @@ export async function decideNetworkRefs(sieve: Sieve, refs: NetworkRefs, request
     try {
       const resolution = await sieve.resolver.resolveContainerRef(id);
       // The key must be the container that was judged (a name or prefix could point elsewhere).
-      if (resolution.kind === 'found' && resolution.container.id === id && resolution.container.visible) containers.add(id);
+      if (resolution.kind === 'found' && resolution.container.id === id && policy.visibleContainer(resolution.container)) containers.add(id);
     } catch {
       failures++;
     }
   });
   if (refs.services.size > 0) {
-    const lookups = createServiceLookups(sieve);
+    const lookups = createServiceLookups(sieve, policy);
     await mapBounded([...refs.services], LOOKUP_CONCURRENCY, async (name) => {
       try {
         const found = await lookups(name);

@@ -106,13 +106,13 @@ export async function lookupSwarmObject(sieve: Sieve, resource: SwarmResource, r
 export type ServiceLookup = { readonly kind: 'found'; readonly service: ServiceFacts } | { readonly kind: 'missing' };
 
 /** Service lookups for one request: each ref is asked upstream once. */
-export function createServiceLookups(sieve: Sieve): (ref: string) => Promise<ServiceLookup> {
+export function createServiceLookups(sieve: Sieve, policy: Policy): (ref: string) => Promise<ServiceLookup> {
   const cache = new Map<string, Promise<ServiceLookup>>();
   async function lookup(ref: string): Promise<ServiceLookup> {
     const object = await lookupSwarmObject(sieve, 'services', ref);
     if (object === undefined) return { kind: 'missing' };
     try {
-      return { kind: 'found', service: judgeService(sieve.policy, object) };
+      return { kind: 'found', service: judgeService(policy, object) };
     } catch (error) {
       throw new LookupError(`service lookup answered ${(error as Error).message}`);
     }
@@ -182,14 +182,14 @@ function fail(sieve: Sieve, target: { version: SwarmListTarget['version'] }, rep
 export async function swarmListRoute(sieve: Sieve, target: SwarmListTarget, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const fetched = await fetchUpstreamJson(sieve, target, request, reply);
   if (fetched.kind !== 'json') return;
-  const scrub = sieve.config.scrubEnvs;
+  const scrub = request.profile.scrubEnvs;
   const summary: FilterSummary = { kept: 0, seen: 0 };
   try {
     let kept: unknown[];
     if (target.resource === 'services') {
-      kept = filterServices(sieve.policy, fetched.value, scrub, summary);
+      kept = filterServices(request.profile.policy, fetched.value, scrub, summary);
     } else {
-      const lookups = createServiceLookups(sieve);
+      const lookups = createServiceLookups(sieve, request.profile.policy);
       const serviceIds = taskServiceIds(fetched.value);
       const verdicts = await mapBounded(serviceIds, LOOKUP_CONCURRENCY, (id) => taskVisible(lookups, id));
       const visible = new Set(serviceIds.filter((_id, index) => verdicts[index]));
@@ -240,12 +240,12 @@ export async function swarmObjectRoute(sieve: Sieve, target: SwarmObjectTarget, 
     const object = await lookupSwarmObject(sieve, target.resource, target.id);
     if (object === undefined) return notFound(sieve, target, reply);
     if (target.resource === 'services') {
-      const service = judgeService(sieve.policy, object);
+      const service = judgeService(request.profile.policy, object);
       if (!service.visible) return notFound(sieve, target, reply);
       fullId = service.id;
     } else {
       const task = taskIds(object);
-      if (!(await taskVisible(createServiceLookups(sieve), task.serviceId))) return notFound(sieve, target, reply);
+      if (!(await taskVisible(createServiceLookups(sieve, request.profile.policy), task.serviceId))) return notFound(sieve, target, reply);
       fullId = task.id;
     }
   } catch (error) {
@@ -263,14 +263,14 @@ async function inspect(sieve: Sieve, target: SwarmObjectTarget, request: Fastify
   const fetched = await fetchUpstreamJson(sieve, target, request, reply, [400, 404]);
   if (fetched.kind === 'replied') return;
   if (fetched.kind === 'status') return notFound(sieve, target, reply);
-  const scrub = sieve.config.scrubEnvs;
+  const scrub = request.profile.scrubEnvs;
   try {
     const object = asObject(fetched.value, `a ${target.resource === 'services' ? 'service' : 'task'}`);
     if (target.resource === 'services') {
-      if (!judgeService(sieve.policy, object).visible) return notFound(sieve, target, reply);
+      if (!judgeService(request.profile.policy, object).visible) return notFound(sieve, target, reply);
       if (scrub) scrubService(object);
     } else {
-      if (!(await taskVisible(createServiceLookups(sieve), taskIds(object).serviceId))) return notFound(sieve, target, reply);
+      if (!(await taskVisible(createServiceLookups(sieve, request.profile.policy), taskIds(object).serviceId))) return notFound(sieve, target, reply);
       if (scrub) scrubTask(object);
     }
     request.decision = scrub ? 'scrubbed' : 'passed';

@@ -52,5 +52,5 @@ export async function systemDfRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  await sendFilteredJson(sieve, target, request, reply, (value, summary) => filterSystemDf(sieve.policy, value, summary));
+  await sendFilteredJson(sieve, target, request, reply, (value, summary) => filterSystemDf(request.profile.policy, value, summary));
 }

@@ -203,8 +203,8 @@ describe('metrics', () => {
     await (await request(`http://127.0.0.1:${port}/containers/db-hidden/json`)).body.text();
 
     const metrics = await (await request(`http://127.0.0.1:${metricsPort}/metrics`)).body.text();
-    expect(metrics).toContain('docker_sieve_requests_total{route="containers-list",decision="filtered"} 1');
-    expect(metrics).toContain('docker_sieve_requests_total{route="container",decision="hidden"} 2');
+    expect(metrics).toContain('docker_sieve_requests_total{route="containers-list",decision="filtered",profile="default"} 1');
+    expect(metrics).toContain('docker_sieve_requests_total{route="container",decision="hidden",profile="default"} 2');
     expect(metrics).toContain('docker_sieve_containers_hidden_total{route="containers-list"} 3');
     expect(metrics).toContain('docker_sieve_resolver_cache_hits_total 1');
     expect(metrics).toContain('docker_sieve_resolver_cache_misses_total 1');

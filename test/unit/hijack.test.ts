@@ -701,7 +701,7 @@ describe('lifecycle', () => {
       socket.on('error', reject);
       socket.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     });
-    expect(scraped).toMatch(/docker_sieve_requests_total\{route="container",decision="hidden"\} 1/);
+    expect(scraped).toMatch(/docker_sieve_requests_total\{route="container",decision="hidden",profile="default"\} 1/);
   });
 
   it('an idle tunnel outlives the client idle and header timeouts', async () => {
