@@ -11,9 +11,9 @@ import { notAllowedClient } from './docker/errors.js';
 import { sendDockerError } from './forward.js';
 import { createExecResolver } from './exec-gate.js';
 import { classifyTarget } from './docker/target.js';
-import { admit } from './routes.js';
+import { admit, longLived } from './routes.js';
 import { envProfileSet, type ProfileSet } from './profiles.js';
-import { auditView, type Profile } from './profile.js';
+import { auditView, sameRules, type Profile } from './profile.js';
 import { resolveClient } from './edge/client.js';
 import { createHijack } from './hijack.js';
 import type { Sieve } from './sieve.js';
@@ -69,6 +69,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   // exec and attach (Connection: Upgrade) never reach Fastify's router: Node hands them to this listener.
   const hijack = createHijack(context, app.log);
   app.server.on('upgrade', hijack.onUpgrade);
+  app.decorate('onUpgrade', hijack.onUpgrade);
   // Upgraded sockets are no longer the server's HTTP connections: it would wait for them forever.
   app.addHook('preClose', async () => hijack.close(config.timeouts.shutdownGraceMs));
   app.addHook('onClose', async () => {
@@ -84,6 +85,25 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
       return sendDockerError(reply, upstream, notAllowedClient());
     });
   }
+
+  // Long-lived answers in progress, for a reload to cut those of a changed profile.
+  const streams = new Set<FastifyRequest>();
+  app.decorate('swapProfiles', (next: ProfileSet): number => {
+    const before = current;
+    current = next;
+    const stale = (profile: Profile): boolean => {
+      const now = next.profiles.get(profile.name);
+      return now === undefined || !sameRules(now.rules, profile.rules);
+    };
+    if (before === next) return 0;
+    let cut = hijack.closeSessions(stale);
+    for (const request of streams) {
+      if (!stale(request.profile)) continue;
+      request.raw.socket.destroy();
+      cut++;
+    }
+    return cut;
+  });
 
   // The edge, on every request before anything else: which client is this, and which one profile judges it.
   app.addHook('onRequest', async (request, reply) => {
@@ -132,6 +152,10 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
       return reply;
     }
     if (admission.kind === 'would-refuse') request.audit = 'would-refuse';
+    if (longLived(target)) {
+      streams.add(request);
+      request.raw.once('close', () => streams.delete(request));
+    }
     await admission.route(context, target as never, request, reply);
     // Replies are often sent later, from a stream or an upstream callback: tell Fastify to wait for them.
     return reply;
@@ -178,6 +202,13 @@ declare module 'fastify' {
     sieve: Sieve;
     /** Reads the TLS certificates again (SIGHUP); a no-op without TLS. */
     reloadTls(): void;
+    /** The upgrade relay, for listeners other than the app's own server. */
+    onUpgrade: (request: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
+    /**
+     * Puts a new set of profiles in force at once; requests in flight finish on theirs, but long-lived answers
+     * and upgraded sessions of a profile that changed or went away are cut. Returns how many were cut.
+     */
+    swapProfiles(next: ProfileSet): number;
   }
 }
 

@@ -239,6 +239,7 @@ export function withDotenv(env: Env, dir: string = process.cwd()): Env {
 
 /** Every setting, as an environment variable and as a command-line flag (a flag wins over the environment). */
 export const SETTINGS: ReadonlyArray<{ readonly variable: string; readonly flag: string; readonly help: string }> = [
+  { variable: 'CONFIG_FILE', flag: 'config', help: 'a YAML file of listeners, clients and profiles (one docker-sieve, many clients)' },
   { variable: 'PROXY_URL', flag: 'proxy-url', help: 'the socket proxy: http://host:port, https://host:port or unix:///path (required)' },
   { variable: 'CONTAINER_NAMES', flag: 'container-names', help: 'comma list; visible if the name contains any value' },
   { variable: 'CONTAINER_LABELS', flag: 'container-labels', help: 'comma list of key or key=value; visible if a label matches' },

@@ -45,6 +45,8 @@ export interface Hijack {
    * they are open (they are no longer its HTTP connections, so closeAllConnections() does not reach them).
    */
   close(graceMs?: number): void;
+  /** Cuts the sessions (the client and its tunnel) whose profile `stale` says has changed: a reload. */
+  closeSessions(stale: (profile: Profile) => boolean): number;
 }
 
 /** What the gate decided: relay to `path`, or answer the client ourselves. */
@@ -68,6 +70,8 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
   const upstreamTls = options.upstreamTls ?? readUpstreamTls(sieve.config.upstreamTls);
   const lingerMs = options.lingerMs ?? 5_000;
   const live = new Set<Duplex>();
+  /** The client side of each session, with the profile it was judged by. */
+  const sessions = new Map<Duplex, Profile>();
   let closed = false;
 
   function track(socket: Duplex): void {
@@ -130,6 +134,8 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
       plan = answerWith('refused', edge.error);
     } else {
       clientName = edge.client;
+      sessions.set(client, edge.profile);
+      client.once('close', () => sessions.delete(client));
       profile = edge.profile.mode === 'audit' ? auditView(edge.profile, () => (audit = 'would-hide')) : edge.profile;
       const admission = admit(profile, method, target);
       if (admission.kind === 'refuse') plan = answerWith('refused', admission.error);
@@ -185,6 +191,15 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
 
   return {
     onUpgrade,
+    closeSessions(stale) {
+      let cut = 0;
+      for (const [client, profile] of sessions) {
+        if (!stale(profile)) continue;
+        client.destroy();
+        cut++;
+      }
+      return cut;
+    },
     close(graceMs = 0) {
       closed = true;
       const cut = (): void => {

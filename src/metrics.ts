@@ -10,6 +10,8 @@ export interface Metrics {
   observeRequest(route: string, decision: string, profile: string): void;
   observeUpstream(kind: 'lookup' | 'forward' | 'filter', seconds: number): void;
   observeHidden(route: string, hidden: number): void;
+  /** A config file reload: `ok`, `invalid` (the file has errors) or `refused` (it needs a restart). */
+  observeReload(result: 'ok' | 'invalid' | 'refused'): void;
 }
 
 /** Decisions as label values: `filtered kept 3 of 9` counts as `filtered`. */
@@ -40,6 +42,12 @@ export function createMetrics(resolverStats: () => ResolverStats): Metrics {
     labelNames: ['route'] as const,
     registers: [registry],
   });
+  const reloads = new Counter({
+    name: 'docker_sieve_config_reloads_total',
+    help: 'Config file reloads by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
   // The resolver keeps its own counts; these read them when scraped.
   for (const [name, help, key] of [
     ['docker_sieve_resolver_cache_hits_total', 'Container refs answered from the cache', 'hits'],
@@ -60,6 +68,7 @@ export function createMetrics(resolverStats: () => ResolverStats): Metrics {
     registry,
     observeRequest: (route, decision, profile) => requests.inc({ route, decision: decisionLabel(decision), profile }),
     observeUpstream: (kind, seconds) => upstream.observe({ kind }, seconds),
+    observeReload: (result) => reloads.inc({ result }),
     observeHidden: (route, count) => {
       if (count > 0) hidden.inc({ route }, count);
     },

@@ -94,5 +94,18 @@ export function admit(profile: Profile, method: string, target: Target): Admissi
   return { kind: access.allowed ? 'route' : 'would-refuse', route: routeFor(profile, target, method) };
 }
 
+/**
+ * Answers that can last as long as the client wants (events, logs and stats, attach): at a reload, those of a
+ * changed profile are cut, since they would go on showing the old view. Anything else finishes on the profile it
+ * started with.
+ */
+export function longLived(target: Target): boolean {
+  if (target.kind === 'events') return true;
+  if (target.kind === 'container') return LONG_LIVED_ACTIONS.has(target.action);
+  return target.kind === 'swarm-object' && target.action === 'logs';
+}
+
+const LONG_LIVED_ACTIONS: ReadonlySet<string> = new Set(['logs', 'stats', 'attach', 'attach/ws', 'wait', 'export', 'archive']);
+
 /** Kinds that filters refuse outright: in audit mode they pass, reported. */
 const REFUSED_WHILE_FILTERING: ReadonlySet<Target['kind']> = new Set(['unfiltered', 'containers-prune']);

@@ -4,10 +4,16 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { buildApp } from './app.js';
-import { ConfigError, parseConfig, withDotenv, type Config, type Env } from './config.js';
+import { ConfigError, withDotenv, type Config, type Env } from './config.js';
+import { loadSettings, type Settings } from './config/load.js';
+import { ConfigFileError } from './config/file.js';
+import { needsRestart, watchConfigFile } from './config/reload.js';
+import { describeListener, startListeners, type RunningListener } from './edge/listeners.js';
 import { parseInvocation, usage, UsageError, withFlags, type Invocation } from './cli/args.js';
 import { runHealthcheck } from './cli/healthcheck.js';
 import { runPreview } from './cli/preview.js';
+import type { Logger } from 'pino';
+import { formatIssue } from './config/file.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -16,11 +22,12 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function loadConfigOrExit(env: Env): Config {
+function loadSettingsOrExit(env: Env): Settings {
   try {
-    return parseConfig(env);
+    return loadSettings(env);
   } catch (error) {
     if (error instanceof ConfigError) fail(`configuration error: ${error.message}`);
+    if (error instanceof ConfigFileError) fail(`configuration error:\n${error.message}`);
     throw error;
   }
 }
@@ -74,7 +81,8 @@ async function main(): Promise<void> {
     throw error;
   }
   const env = withFlags(fileEnv, invocation.flags);
-  const config = loadConfigOrExit(env);
+  let settings = loadSettingsOrExit(env);
+  const config = settings.config;
   if (invocation.command === 'healthcheck') {
     process.exitCode = await runHealthcheck(config, (text) => process.stderr.write(text));
     return;
@@ -87,17 +95,52 @@ async function main(): Promise<void> {
     });
     return;
   }
-  const app = await buildApp({ config, logger: loggerOptions(config.logLevel) });
+  const app = await buildApp({ config, profiles: settings.profiles, logger: loggerOptions(config.logLevel) });
+  const log = app.log as unknown as Logger;
   app.log.info(
     {
       upstream: config.upstream.kind === 'unix' ? `unix://${config.upstream.socketPath}` : config.upstream.origin + config.upstream.pathPrefix,
-      containerNames: config.containerNames,
-      containerLabels: config.containerLabels.map((rule) => (rule.value === undefined ? rule.key : `${rule.key}=${rule.value}`)),
-      scrubEnvs: config.scrubEnvs,
+      ...(settings.file === undefined
+        ? {
+            containerNames: config.containerNames,
+            containerLabels: config.containerLabels.map((rule) => (rule.value === undefined ? rule.key : `${rule.key}=${rule.value}`)),
+            scrubEnvs: config.scrubEnvs,
+          }
+        : { configFile: settings.filePath, profiles: [...settings.profiles.profiles.keys()], listeners: settings.listeners.map(describeListener) }),
     },
     'docker-sieve starting',
   );
-  await listen(app, config);
+  // Without a config file's listeners, the app's own server listens as it always did (PORT, LISTEN_ADDRESS, TLS_*).
+  let listeners: RunningListener[] = [];
+  if (settings.file?.listeners === undefined) await listen(app, config);
+  else {
+    await app.ready();
+    listeners = await startListeners(app, settings.listeners, app.onUpgrade, config, log);
+  }
+
+  const reload = (reason: string): void => {
+    if (settings.filePath === undefined) return;
+    let next: Settings;
+    try {
+      next = loadSettings(withFlags(withDotenv(process.env), invocation.flags));
+    } catch (error) {
+      const problems = error instanceof ConfigFileError ? error.errors.map((issue) => formatIssue(issue)) : [(error as Error).message];
+      for (const problem of problems) log.error({ reason, problem }, 'config reload failed; the old configuration stays in force');
+      app.sieve.metrics?.observeReload('invalid');
+      return;
+    }
+    const restart = needsRestart(settings, next);
+    if (restart !== undefined) {
+      log.warn({ reason }, `config reload refused: ${restart}; the old configuration stays in force`);
+      app.sieve.metrics?.observeReload('refused');
+      return;
+    }
+    settings = next;
+    const cut = app.swapProfiles(next.profiles);
+    log.info({ reason, profiles: [...next.profiles.profiles.keys()], streamsClosed: cut }, 'config reloaded');
+    app.sieve.metrics?.observeReload('ok');
+  };
+  const unwatch = settings.filePath === undefined ? () => undefined : watchConfigFile(settings.filePath, () => reload('file changed'));
 
   let closing = false;
   const shutdown = (signal: string): void => {
@@ -111,7 +154,10 @@ async function main(): Promise<void> {
     }, config.timeouts.shutdownGraceMs);
     force.unref();
     app.server.closeIdleConnections();
-    app.close().then(
+    unwatch();
+    Promise.all(listeners.map((listener) => listener.close(config.timeouts.shutdownGraceMs)))
+      .then(() => app.close())
+      .then(
       () => process.exit(0),
       (error: Error) => {
         app.log.error({ err: error.message }, 'error while closing');
@@ -119,7 +165,11 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGHUP', () => app.reloadTls());
+  process.on('SIGHUP', () => {
+    app.reloadTls();
+    for (const listener of listeners) listener.reloadTls();
+    reload('SIGHUP');
+  });
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 }
