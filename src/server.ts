@@ -12,6 +12,8 @@ import { describeListener, startListeners, type RunningListener } from './edge/l
 import { parseInvocation, usage, UsageError, withFlags, type Invocation } from './cli/args.js';
 import { runHealthcheck } from './cli/healthcheck.js';
 import { runPreview } from './cli/preview.js';
+import { runHashToken } from './cli/hash-token.js';
+import { runValidate } from './cli/validate.js';
 import type { Logger } from 'pino';
 import { formatIssue } from './config/file.js';
 
@@ -73,6 +75,11 @@ async function main(): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
+  // Needs no configuration: a token in, its SHA-256 out.
+  if (invocation.command === 'hash-token') {
+    process.exitCode = await runHashToken(process.stdin, (text) => process.stdout.write(text), (text) => process.stderr.write(text));
+    return;
+  }
   let fileEnv: Env;
   try {
     fileEnv = withDotenv(process.env);
@@ -81,14 +88,18 @@ async function main(): Promise<void> {
     throw error;
   }
   const env = withFlags(fileEnv, invocation.flags);
+  if (invocation.command === 'validate') {
+    process.exitCode = runValidate(env, { write: (text) => process.stdout.write(text), writeError: (text) => process.stderr.write(text) });
+    return;
+  }
   let settings = loadSettingsOrExit(env);
   const config = settings.config;
   if (invocation.command === 'healthcheck') {
-    process.exitCode = await runHealthcheck(config, (text) => process.stderr.write(text));
+    process.exitCode = await runHealthcheck(settings, (text) => process.stderr.write(text));
     return;
   }
   if (invocation.command === 'preview') {
-    process.exitCode = await runPreview(config, env, invocation.json, {
+    process.exitCode = await runPreview(settings, env, { json: invocation.json, profile: invocation.profile }, {
       write: (text) => process.stdout.write(text),
       writeError: (text) => process.stderr.write(text),
       isTTY: process.stdout.isTTY === true,

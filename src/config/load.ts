@@ -39,6 +39,18 @@ function envListener(config: Config): ListenerSpec {
   };
 }
 
+/** A setting given both in the file (`key`) and in the environment or as a flag (`variable`). */
+export class SettingClash extends ConfigError {
+  constructor(
+    variable: string,
+    readonly key: keyof ConfigFile,
+    filePath: string,
+  ) {
+    super(variable, `is set in the environment or as a flag, and ${filePath} sets \`${key}\`: say it in one place`);
+    this.name = 'SettingClash';
+  }
+}
+
 /** Loads and checks the settings. Throws ConfigError (the environment) or ConfigFileError (the file). */
 export function loadSettings(env: Env): Settings {
   const filePath = env.CONFIG_FILE?.trim() || undefined;
@@ -50,9 +62,7 @@ export function loadSettings(env: Env): Settings {
   for (const { key, variables } of OWNED_BY_FILE) {
     if (file[key] === undefined) continue;
     const clash = variables.find((variable) => given(env, variable));
-    if (clash !== undefined) {
-      throw new ConfigError(clash, `is set in the environment or as a flag, and ${filePath} sets \`${key}\`: say it in one place`);
-    }
+    if (clash !== undefined) throw new SettingClash(clash, key, filePath);
   }
   const config = parseConfig(file.upstream === undefined ? env : { ...env, PROXY_URL: file.upstream });
   const profiles = fileProfileSet(file, resolveTokens(file.clients, { readFile: (path) => readFileSync(path), env }));
