@@ -113,7 +113,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
       return sendDockerError(reply, upstream, edge.error);
     }
     request.client = edge.client;
-    request.profile = edge.profile.mode === 'audit' ? auditView(edge.profile, () => (request.audit = 'would-hide')) : edge.profile;
+    request.profile = edge.profile.mode === 'audit' ? auditView(edge.profile, () => (request.audit ||= 'would-hide')) : edge.profile;
   });
 
   for (const profile of current.profiles.values()) {

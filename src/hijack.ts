@@ -136,7 +136,7 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
       clientName = edge.client;
       sessions.set(client, edge.profile);
       client.once('close', () => sessions.delete(client));
-      profile = edge.profile.mode === 'audit' ? auditView(edge.profile, () => (audit = 'would-hide')) : edge.profile;
+      profile = edge.profile.mode === 'audit' ? auditView(edge.profile, () => (audit ||= 'would-hide')) : edge.profile;
       const admission = admit(profile, method, target);
       if (admission.kind === 'refuse') plan = answerWith('refused', admission.error);
       else {

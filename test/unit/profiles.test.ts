@@ -211,7 +211,10 @@ describe('what a profile may do', () => {
     expect(restart.statusCode).toBe(204);
     const visible = await sieve.inject({ url: '/containers/home-app/json', headers: bearer(TOKENS.audit) });
     expect(visible.statusCode).toBe(200);
-    expect(lines.filter((l) => l.msg === 'request').map((l) => l.decision)).toEqual(['would-hide', 'would-hide', 'would-refuse', 'passed']);
+    // Refused first, before any container is judged: that is what enforce would have said.
+    const both = await sieve.inject({ method: 'POST', url: '/containers/db-hidden/restart', headers: bearer(TOKENS.audit) });
+    expect(both.statusCode).toBe(204);
+    expect(lines.filter((l) => l.msg === 'request').map((l) => l.decision)).toEqual(['would-hide', 'would-hide', 'would-refuse', 'passed', 'would-refuse']);
   });
 });
 
