@@ -14,7 +14,7 @@ import { classifyTarget } from './docker/target.js';
 import { admit, longLived } from './routes.js';
 import { envProfileSet, type ProfileSet } from './profiles.js';
 import { auditView, sameRules, type Profile } from './profile.js';
-import { resolveClient } from './edge/client.js';
+import { allowedSource, resolveClient } from './edge/client.js';
 import { createHijack } from './hijack.js';
 import type { Sieve } from './sieve.js';
 import type { Server as HttpsServer } from 'node:https';
@@ -79,7 +79,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   if (allowlist.active) {
     // First thing on every request: a client that is not allowed learns nothing, not even what the upstream is.
     app.addHook('onRequest', async (request, reply) => {
-      if (allowlist.allows(request.socket.remoteAddress)) return;
+      if (allowedSource(allowlist, request.socket)) return;
       request.decision = 'refused';
       request.log.warn({ client: request.socket.remoteAddress }, 'client not in ALLOW_FROM');
       return sendDockerError(reply, upstream, notAllowedClient());

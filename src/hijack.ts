@@ -25,7 +25,7 @@ import { LookupError } from './lookup.js';
 import type { Profile } from './profile.js';
 import { auditView } from './profile.js';
 import { admit } from './routes.js';
-import { resolveClient } from './edge/client.js';
+import { allowedSource, resolveClient } from './edge/client.js';
 import { connectRawUpstream, readUpstreamTls, upstreamHostHeader, type RawConnectOptions } from './upstream.js';
 
 export interface HijackOptions {
@@ -127,7 +127,7 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
     let plan: Plan;
     // ALLOW_FROM and the edge are onRequest hooks, which an upgrade never reaches: the same checks, here.
     const edge = resolveClient(sieve.current(), request);
-    if (sieve.allowlist.active && !sieve.allowlist.allows(request.socket.remoteAddress)) {
+    if (!allowedSource(sieve.allowlist, request.socket as Socket)) {
       log.warn({ client: request.socket.remoteAddress }, 'client not in ALLOW_FROM');
       plan = answerWith('refused', notAllowedClient());
     } else if (edge.kind === 'refuse') {

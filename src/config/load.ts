@@ -16,7 +16,7 @@ export interface Settings {
 }
 
 /** Settings the file owns, with the environment variables (and so flags) that would say the same. */
-const OWNED_BY_FILE: ReadonlyArray<{ readonly key: keyof ConfigFile; readonly variables: readonly string[] }> = [
+export const OWNED_BY_FILE: ReadonlyArray<{ readonly key: keyof ConfigFile; readonly variables: readonly string[] }> = [
   { key: 'upstream', variables: ['PROXY_URL'] },
   { key: 'listeners', variables: ['PORT', 'LISTEN_ADDRESS', 'TLS_CERT', 'TLS_KEY', 'TLS_CA'] },
   { key: 'profiles', variables: ['CONTAINER_NAMES', 'CONTAINER_LABELS', 'SCRUB_ENVS'] },

@@ -12,6 +12,8 @@ import { certificateFacts } from './identity.js';
 export interface ListenerInfo {
   /** Every request on this listener gets this profile. */
   readonly profile: string | undefined;
+  /** A unix socket: who may connect is who may open the file, and there is no source address to check. */
+  readonly unix: boolean;
 }
 
 const listeners = new WeakMap<object, ListenerInfo>();
@@ -19,6 +21,11 @@ const listeners = new WeakMap<object, ListenerInfo>();
 /** Marks a connection with the listener it came in on (called on 'connection' and 'secureConnection'). */
 export function tagConnection(socket: Socket, info: ListenerInfo): void {
   listeners.set(socket, info);
+}
+
+/** ALLOW_FROM is about source addresses: it applies to TCP listeners, not to a unix socket's clients. */
+export function allowedSource(allowlist: { readonly active: boolean; allows(address: string | undefined): boolean }, socket: Socket): boolean {
+  return !allowlist.active || listeners.get(socket)?.unix === true || allowlist.allows(socket.remoteAddress);
 }
 
 export type EdgeResult =

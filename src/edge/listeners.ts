@@ -71,7 +71,7 @@ async function startListener(
   const tls = spec.kind === 'tcp' ? spec.tls : undefined;
   const server: Server =
     tls === undefined ? createHttpServer(options, handler) : (createHttpsServer({ ...httpsServerOptions(tls), ...options }, handler) as unknown as Server);
-  const info = { profile: spec.profile };
+  const info = { profile: spec.profile, unix: spec.kind === 'unix' };
   server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => tagConnection(socket, info));
   server.on('upgrade', onUpgrade as never);
   const reloader: TlsReloader | undefined = tls === undefined ? undefined : watchTlsFiles(server as unknown as HttpsServer, tls, log);

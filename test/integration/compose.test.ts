@@ -1,15 +1,19 @@
 // compose/*/compose.yaml: every example is what Debian's docker-compose accepts (`docker-compose config`),
 // and keeps the promises its README makes: the socket proxy alone holds the socket, on an internal network
-// that only docker-sieve joins, and docker-sieve's settings are ones it accepts.
+// that only docker-sieve joins, and docker-sieve's settings are ones it accepts (its environment, or the config
+// file it names in CONFIG_FILE, which must pass parseConfigFile).
 //
 // Needs no daemon: it runs wherever docker-compose is installed (.ci/run installs it), and skips with a
 // banner elsewhere. With CI=true a missing docker-compose is an error.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, SETTINGS } from '../../src/config.js';
+import { OWNED_BY_FILE } from '../../src/config/load.js';
+import { parseConfigFile, type ConfigFile } from '../../src/config/file.js';
+import { compilePolicy } from '../../src/policy.js';
 import { findBinary } from './harness/dockerd.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
@@ -56,10 +60,17 @@ interface Service {
   command?: string[] | string;
   user?: string;
   tmpfs?: string[] | string;
+  labels?: Record<string, string>;
+  secrets?: Array<{ source: string; target?: string } | string>;
 }
 interface Project {
   services: Record<string, Service>;
-  networks?: Record<string, { internal?: boolean; name?: string } | null>;
+  networks?: Record<
+    string,
+    { internal?: boolean; name?: string; ipam?: { config?: Array<{ subnet?: string; ip_range?: string }> } } | null
+  >;
+  volumes?: Record<string, { driver?: string; driver_opts?: Record<string, string> } | null>;
+  secrets?: Record<string, { file?: string }>;
 }
 
 /** A clean environment for docker-compose: none of the caller's DOCKER_/COMPOSE_ settings or proxies. */
@@ -116,6 +127,34 @@ const envOf = (service: Service): Record<string, string> =>
 
 const commandOf = (service: Service): string[] => (Array.isArray(service.command) ? service.command : service.command ? [service.command] : []);
 
+/** Secret names a service mounts (at /run/secrets/NAME, as compose does without a target). */
+const secretsOf = (service: Service): string[] => (service.secrets ?? []).map((s) => (typeof s === 'string' ? s : s.target ?? s.source));
+
+/**
+ * The config file a docker-sieve service names in CONFIG_FILE, read from the host file mounted there (read-only),
+ * through the pure parser: it must parse with no errors. Token files are not read (they are the user's to make).
+ */
+function configFileOf(example: string, sieve: Service): ConfigFile {
+  const path = envOf(sieve).CONFIG_FILE;
+  if (path === undefined) throw new Error(`compose/${example}: docker-sieve has no CONFIG_FILE`);
+  const mount = mountsOf(sieve).find((m) => m.target === path);
+  expect(mount, `${path} is mounted into docker-sieve`).toBeDefined();
+  expect(mount!.readOnly, `${path} is mounted read-only`).toBe(true);
+  expect(mount!.source.startsWith(join(COMPOSE_DIR, example) + '/'), `${path} comes from compose/${example}`).toBe(true);
+  return parseConfigFile(readFileSync(mount!.source, 'utf8'), `compose/${example}/${basename(mount!.source)}`);
+}
+
+function ipv4(address: string): number {
+  return address.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+}
+/** Is `address` in `cidr` (IPv4)? */
+function inCidr(address: string, cidr: string): boolean {
+  const [base = '', bits = '32'] = cidr.split('/');
+  const size = 2 ** (32 - Number(bits));
+  const start = ipv4(base) - (ipv4(base) % size);
+  return ipv4(address) >= start && ipv4(address) < start + size;
+}
+
 describeCompose('compose examples: docker-compose config, and the shape every README promises', () => {
   const projects = new Map<string, Project>();
   function project(example: string): Project {
@@ -129,8 +168,8 @@ describeCompose('compose examples: docker-compose config, and the shape every RE
     return p;
   }
 
-  it('there are the four examples, each with a README', () => {
-    expect(EXAMPLES).toEqual(['homepage-tecnativa', 'remote-tls', 'traefik-wollomatic', 'uptime-kuma-linuxserver']);
+  it('there are the five examples, each with a README', () => {
+    expect(EXAMPLES).toEqual(['homepage-tecnativa', 'one-sieve-many-clients', 'remote-tls', 'traefik-wollomatic', 'uptime-kuma-linuxserver']);
     for (const example of EXAMPLES) {
       expect(readFileSync(join(COMPOSE_DIR, example, 'README.md'), 'utf8')).toMatch(/^# .+/);
     }
@@ -173,9 +212,22 @@ describeCompose('compose examples: docker-compose config, and the shape every RE
     const env = envOf(sieve);
     const known = new Set(SETTINGS.map((s) => s.variable));
     for (const key of Object.keys(env)) expect(known.has(key), `${key} is a docker-sieve setting`).toBe(true);
-    expect(env.PROXY_URL).toBe('http://socket-proxy:2375');
-    const config = parseConfig(env);
-    expect(config.containerNames.length + config.containerLabels.length, 'a filter is set').toBeGreaterThan(0);
+    if (env.CONFIG_FILE === undefined) {
+      expect(env.PROXY_URL).toBe('http://socket-proxy:2375');
+      const config = parseConfig(env);
+      expect(config.containerNames.length + config.containerLabels.length, 'a filter is set').toBeGreaterThan(0);
+      return;
+    }
+    const file = configFileOf(example, sieve);
+    for (const { key, variables } of OWNED_BY_FILE) {
+      if (file[key] === undefined) continue;
+      for (const variable of variables) expect(env[variable], `${variable} is set and the file sets ${key}`).toBeUndefined();
+    }
+    expect(file.upstream ?? env.PROXY_URL).toBe('http://socket-proxy:2375');
+    parseConfig({ ...env, PROXY_URL: file.upstream ?? env.PROXY_URL });
+    for (const profile of file.profiles.values()) {
+      expect(profile.names.length + profile.labels.length, `profile ${profile.name} sets a filter`).toBeGreaterThan(0);
+    }
   });
 
   it('homepage-tecnativa: Homepage reaches docker-sieve only, and docker.yaml points at it', () => {
@@ -240,6 +292,109 @@ describeCompose('compose examples: docker-compose config, and the shape every RE
     const r = composeConfig('traefik-wollomatic', {});
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('stat -c %g /var/run/docker.sock');
+  });
+
+  it('one-sieve-many-clients: sieve.yaml parses, and gives each client its own read-only profile; anyone else is denied', () => {
+    const p = project('one-sieve-many-clients');
+    // One docker-sieve (the only service built here) and one socket proxy for all three clients.
+    expect(Object.entries(p.services).filter(([, s]) => s.build !== undefined).map(([name]) => name)).toEqual(['docker-sieve']);
+    const proxy = p.services['socket-proxy']!;
+    expect(proxy.image).toMatch(/^tecnativa\/docker-socket-proxy(:|$)/);
+    expect(envOf(proxy)).toMatchObject({ CONTAINERS: '1', EVENTS: '1', PING: '1', VERSION: '1', POST: '0' });
+    const sieve = p.services['docker-sieve']!;
+    expect(Object.keys(envOf(sieve))).toEqual(['CONFIG_FILE']);
+    const file = configFileOf('one-sieve-many-clients', sieve);
+    expect(file.default).toBe('deny');
+    const profile = (name: string) => {
+      const spec = file.profiles.get(name);
+      expect(spec, `profile ${name}`).toBeDefined();
+      return spec!;
+    };
+    expect(profile('homepage')).toMatchObject({ names: [], labels: [{ key: 'homepage.group' }], scrubEnvs: true, access: { kind: 'read' }, mode: 'enforce' });
+    expect(profile('traefik')).toMatchObject({ names: [], labels: [{ key: 'traefik.enable', value: 'true' }], access: { kind: 'read' }, mode: 'enforce' });
+    expect(profile('kuma')).toMatchObject({ names: [], labels: [{ key: 'uptime.enabled', value: 'true' }], access: { kind: 'read' }, mode: 'enforce' });
+    for (const spec of file.profiles.values()) expect(spec.access, `profile ${spec.name} is read-only`).toEqual({ kind: 'read' });
+    // The demo container is one each client sees, by its own rule; docker-sieve itself is seen by none.
+    const whoami = p.services.whoami!.labels ?? {};
+    for (const name of ['homepage', 'traefik', 'kuma']) {
+      const policy = compilePolicy(profile(name));
+      expect(policy.visibleContainer({ name: 'one-sieve-many-clients-whoami-1', labels: whoami }), `${name} sees whoami`).toBe(true);
+      expect(policy.visibleContainer({ name: 'one-sieve-many-clients-docker-sieve-1', labels: {} }), `${name} sees docker-sieve`).toBe(false);
+    }
+    const listeners = file.listeners ?? [];
+    const clients = file.clients;
+
+    // Homepage: a token, the secret both containers mount; docker.yaml sends it as a Bearer header.
+    const homepage = p.services.homepage!;
+    const tokenClients = clients.filter((c) => c.kind === 'token');
+    expect(tokenClients.map((c) => c.profile)).toEqual(['homepage']);
+    const token = tokenClients[0]!.kind === 'token' ? tokenClients[0]!.token : undefined;
+    expect(token).toEqual({ kind: 'file', path: '/run/secrets/homepage_token' });
+    expect(secretsOf(sieve)).toContain('homepage_token');
+    expect(secretsOf(homepage)).toContain('homepage_token');
+    expect(p.secrets?.homepage_token?.file).toBe(join(COMPOSE_DIR, 'one-sieve-many-clients', 'secrets', 'homepage.token'));
+    expect(envOf(homepage).HOMEPAGE_FILE_SIEVE_TOKEN).toBe('/run/secrets/homepage_token');
+    expect(mountsOf(homepage)).toContainEqual({ source: join(COMPOSE_DIR, 'one-sieve-many-clients', 'homepage'), target: '/app/config', readOnly: false });
+    const dockerYaml = yamlToJson(readFileSync(join(COMPOSE_DIR, 'one-sieve-many-clients', 'homepage', 'docker.yaml'), 'utf8'));
+    expect(dockerYaml).toEqual({
+      'my-docker': { host: 'docker-sieve', port: 2375, headers: { Authorization: 'Bearer {{HOMEPAGE_FILE_SIEVE_TOKEN}}' } },
+    });
+    // ... to a TCP listener on 2375 with no profile of its own (the clients tell its callers apart).
+    const tcp = listeners.filter((l) => l.kind === 'tcp');
+    expect(tcp).toEqual([expect.objectContaining({ port: 2375, tls: undefined, profile: undefined })]);
+    expect(networksOf(homepage).some((n) => networksOf(sieve).includes(n))).toBe(true);
+    expect(networksOf(homepage)).not.toContain('socket-proxy');
+
+    // Traefik: a unix socket listener with the traefik profile, on a volume only docker-sieve and Traefik mount,
+    // which Traefik mounts at /var/run: the socket is its /var/run/docker.sock. No network shared with docker-sieve.
+    const traefik = p.services.traefik!;
+    const sockets = listeners.filter((l) => l.kind === 'unix');
+    expect(sockets).toHaveLength(1);
+    const socket = sockets[0]!.kind === 'unix' ? sockets[0]! : undefined;
+    expect(socket?.profile).toBe('traefik');
+    expect(basename(socket!.socket)).toBe('docker.sock');
+    const sieveMount = mountsOf(sieve).find((m) => m.target === dirname(socket!.socket));
+    expect(sieveMount, `a volume at ${dirname(socket!.socket)} in docker-sieve`).toBeDefined();
+    expect(sieveMount!.readOnly).toBe(false);
+    const volume = sieveMount!.source;
+    expect(Object.keys(p.volumes ?? {})).toContain(volume);
+    expect(p.volumes?.[volume]?.driver_opts).toMatchObject({ type: 'tmpfs', device: 'tmpfs' });
+    expect(p.volumes?.[volume]?.driver_opts?.o).toMatch(/(^|,)uid=1000(,|$)/); // docker-sieve runs as uid 1000
+    expect(mountsOf(traefik)).toContainEqual({ source: volume, target: '/var/run', readOnly: true });
+    const mountedBy = Object.entries(p.services)
+      .filter(([, s]) => mountsOf(s).some((m) => m.source === volume))
+      .map(([name]) => name)
+      .sort();
+    expect(mountedBy).toEqual(['docker-sieve', 'traefik']);
+    expect(commandOf(traefik)).toContain('--providers.docker.endpoint=unix:///var/run/docker.sock');
+    expect(networksOf(traefik).filter((n) => networksOf(sieve).includes(n))).toEqual([]);
+
+    // Uptime Kuma: by `from`, its fixed address on an internal network that only it and docker-sieve join, outside
+    // the range Docker hands out to the others.
+    const kuma = p.services['uptime-kuma']!;
+    const kumaClients = clients.filter((c) => c.profile === 'kuma');
+    expect(kumaClients).toHaveLength(1);
+    const from = kumaClients[0]!.kind === 'from' ? kumaClients[0]!.from : [];
+    expect(from).toHaveLength(1);
+    const kumaNetworks = (Array.isArray(kuma.networks) ? {} : (kuma.networks ?? {})) as Record<string, { ipv4_address?: string } | null>;
+    const [apiNetwork] = Object.entries(kumaNetworks).find(([, n]) => n?.ipv4_address === from[0]) ?? [];
+    expect(apiNetwork, `uptime-kuma has ${from[0]} on some network`).toBeDefined();
+    const network = p.networks?.[apiNetwork!];
+    expect(network?.internal).toBe(true);
+    const members = Object.entries(p.services)
+      .filter(([, s]) => networksOf(s).includes(apiNetwork!))
+      .map(([name]) => name)
+      .sort();
+    expect(members).toEqual(['docker-sieve', 'uptime-kuma']);
+    const ipam = network?.ipam?.config?.[0];
+    expect(inCidr(from[0]!, ipam!.subnet!)).toBe(true);
+    expect(inCidr(from[0]!, ipam!.ip_range!), `${from[0]} is outside ip_range, so never handed to docker-sieve`).toBe(false);
+    expect(networksOf(kuma)).not.toContain('socket-proxy');
+
+    // The image's HEALTHCHECK (GET /_ping on 127.0.0.1:2375, no token) gets a profile, not the default deny.
+    const loopback = clients.filter((c) => c.kind === 'from' && c.from.includes('127.0.0.1'));
+    expect(loopback.map((c) => c.profile)).toEqual(['healthcheck']);
+    expect(profile('healthcheck').access).toEqual({ kind: 'read' });
   });
 
   it('remote-tls: mTLS on 2376, ALLOW_FROM with loopback for the healthcheck, certificates mounted read-only', () => {

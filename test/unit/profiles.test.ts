@@ -294,3 +294,25 @@ describe('each profile behaves as a single-profile docker-sieve with its environ
     );
   }, 60_000);
 });
+
+describe('ALLOW_FROM and a unix-socket listener', () => {
+  it("applies to TCP clients only: a socket's clients have no address, the file's mode decides", async () => {
+    scene();
+    const dir = mkdtempSync(join(tmpdir(), 'sieve-allow-'));
+    const file = parseConfigFile(`${configText()}listeners:\n  - socket: ${dir}/traefik.sock\n    profile: traefik\n`, 'sieve.yaml');
+    const sieve = await start(fileProfileSet(file, resolveTokens(file.clients, { readFile: () => '', env: { EDGE_TOKEN: TOKENS.edge } })), { ALLOW_FROM: '192.0.2.1' });
+    await sieve.ready();
+    const listeners = await startListeners(sieve, file.listeners!, sieve.onUpgrade, parseConfig({ PROXY_URL: upstream.url }), sieve.log as never);
+    try {
+      const dispatcher = new Agent({ connect: { socketPath: `${dir}/traefik.sock` } });
+      const onSocket = await undiciRequest('http://localhost/containers/json', { dispatcher });
+      expect(names(await onSocket.body.text())).toEqual(['/edge-app']);
+      await sieve.listen({ port: 0, host: '127.0.0.1' });
+      const onTcp = await undiciRequest(`http://127.0.0.1:${(sieve.server.address() as { port: number }).port}/containers/json`, { headers: bearer(TOKENS.edge) });
+      expect(onTcp.statusCode).toBe(403);
+      await onTcp.body.dump();
+    } finally {
+      await Promise.all(listeners.map((listener) => listener.close(0)));
+    }
+  });
+});
