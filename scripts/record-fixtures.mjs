@@ -325,7 +325,17 @@ Link aliases: ${notes.join(' ')}
 
 IDs, timestamps, PIDs and hostnames are whatever the daemon produced at recording time.
 `;
-  writeFileSync(join(OUT, 'README.md'), text);
+  // Keep the libpod section, which scripts/record-libpod-fixtures.mjs writes between its markers.
+  let kept = '';
+  try {
+    const old = readFileSync(join(OUT, 'README.md'), 'utf8');
+    const begin = old.indexOf('<!-- libpod-fixtures:begin');
+    const end = old.indexOf('<!-- libpod-fixtures:end -->');
+    if (begin !== -1 && end !== -1) kept = `\n${old.slice(begin, end + '<!-- libpod-fixtures:end -->'.length)}\n`;
+  } catch {
+    // no README yet
+  }
+  writeFileSync(join(OUT, 'README.md'), text + kept);
   log('wrote README.md');
 }
 
