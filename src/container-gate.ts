@@ -3,11 +3,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from './sieve.js';
 import { containerPath, type Target } from './docker/target.js';
-import { noSuchContainer } from './docker/errors.js';
+import { dockerError, libpodContainerDoesNotExist, noSuchContainer } from './docker/errors.js';
 import { forward, readBody, sendDockerError, sendUpstreamStream, type UpstreamResponse } from './forward.js';
 import type { ResolvedContainer } from './resolver.js';
 import { sendLookupFailure } from './lookup.js';
-import { scrubContainerInspect } from './filters/container-inspect.js';
+import { scrubContainerInspect, scrubLibpodInspect } from './filters/container-inspect.js';
 import { sendScrubbed } from './filters/scrubbed-inspect.js';
 
 type ContainerTarget = Extract<Target, { kind: 'container' }>;
@@ -23,24 +23,58 @@ export async function containerRoute(
 ): Promise<void> {
   const { upstream, resolver } = sieve;
   const profile = request.profile;
+  const reach = target.api === 'libpod' ? libpodReach(target) : undefined;
+  if (reach !== undefined) {
+    request.decision = 'refused';
+    sendDockerError(reply, upstream, dockerError(403, reach, target.version));
+    return;
+  }
   let resolution;
   try {
-    resolution = await resolver.resolveContainerRef(target.ref);
+    resolution = await resolver.resolveContainerRef(target.ref, target.api);
   } catch (error) {
     sendLookupFailure(reply, upstream, error as Error, target.version);
     return;
   }
   if (resolution.kind === 'missing' || !profile.policy.visibleContainer(resolution.container)) {
     request.decision = 'hidden';
-    sendDockerError(reply, upstream, noSuchContainer(target.ref, target.version));
+    const missing = target.api === 'libpod' && target.action === 'exists' ? libpodContainerDoesNotExist() : noSuchContainer(target.ref, target.version, target.api);
+    sendDockerError(reply, upstream, missing);
     return;
   }
   const container = resolution.container;
   const scrub = profile.scrubEnvs && request.method === 'GET' && target.action === 'json';
   request.decision = scrub ? 'scrubbed' : 'passed';
-  forward(reply, upstream, target.version, containerPath(target.version, container.id, target.action), target.query, {
+  forward(reply, upstream, target.version, containerPath(target, container.id, target.action), target.query, {
     onResponse: (reply, response) => onContainerResponse(reply, response, target, container, scrub),
   });
+}
+
+/**
+ * Podman's routes that reach past the one container judged: a removal with `depend` takes the containers that
+ * depend on it too, a restore with `pod` puts the container into a pod. Refused while filtering (undefined: fine).
+ */
+export function libpodReach(target: ContainerTarget): string | undefined {
+  const params = queryParams(target.query);
+  if (target.action === '' && truthy(params.get('depend'))) {
+    return 'docker-sieve: depend=true is refused while container filters are active, because it removes the containers that depend on this one too';
+  }
+  if (target.action === 'restore' && params.has('pod')) {
+    return 'docker-sieve: a restore into a pod is refused while container filters are active';
+  }
+  return undefined;
+}
+
+/** Podman reads query keys in any case (gorilla/schema): every spelling counts, the last value of each. */
+function queryParams(query: string): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const [key, value] of new URLSearchParams(query)) params.set(key.toLowerCase(), value);
+  return params;
+}
+
+function truthy(value: string | undefined): boolean {
+  // strconv.ParseBool, as gorilla/schema decodes a bool.
+  return value !== undefined && ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(value);
 }
 
 async function onContainerResponse(
@@ -57,6 +91,6 @@ async function onContainerResponse(
     reply.send(body.toString('utf8').replaceAll(container.id, target.ref));
     return;
   }
-  if (scrub) return sendScrubbed(reply, response, scrubContainerInspect);
+  if (scrub) return sendScrubbed(reply, response, target.api === 'libpod' ? scrubLibpodInspect : scrubContainerInspect);
   sendUpstreamStream(reply, response);
 }

@@ -3,13 +3,14 @@
 import { LRUCache } from 'lru-cache';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { noSuchExec } from './docker/errors.js';
-import { forward, sendDockerError, sendUpstreamStream } from './forward.js';
+import { forward, sendDockerError, sendUpstreamStream, type UpstreamResponse } from './forward.js';
 import { sendScrubbed } from './filters/scrubbed-inspect.js';
 import { scrubExecInspect } from './filters/exec-inspect.js';
 import type { ResolvedContainer, Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
 import type { Sieve } from './sieve.js';
-import { encodePath, type Target } from './docker/target.js';
+import { encodePath, type Api, type Target } from './docker/target.js';
+import { LIBPOD_LOOKUP_BASE } from './resolver.js';
 import { LookupError, readLookupBody, relayLookupError, sendLookupFailure } from './lookup.js';
 
 export type ExecResolution =
@@ -17,7 +18,8 @@ export type ExecResolution =
   | { readonly kind: 'missing' };
 
 export interface ExecResolver {
-  resolveExec(id: string): Promise<ExecResolution>;
+  /** `libpod` asks Podman's native exec inspect (a socket proxy may pass only /libpod). */
+  resolveExec(id: string, api?: Api): Promise<ExecResolution>;
 }
 
 export interface ExecResolverOptions {
@@ -40,8 +42,9 @@ export function createExecResolver(options: ExecResolverOptions): ExecResolver {
   });
   const inflight = new Map<string, Promise<{ execId: string; containerId: string } | undefined>>();
 
-  async function lookupOwner(id: string): Promise<{ execId: string; containerId: string } | undefined> {
-    const answer = await readLookupBody(upstream, `${encodePath(['exec', ...id.split('/')])}/json`, lookupTimeoutMs);
+  async function lookupOwner(id: string, api: Api): Promise<{ execId: string; containerId: string } | undefined> {
+    const base = api === 'libpod' ? LIBPOD_LOOKUP_BASE : '';
+    const answer = await readLookupBody(upstream, `${base}${encodePath(['exec', ...id.split('/')])}/json`, lookupTimeoutMs);
     const { status, body } = answer;
     if (status === 404 || status === 400) return undefined;
     relayLookupError(answer);
@@ -56,27 +59,39 @@ export function createExecResolver(options: ExecResolverOptions): ExecResolver {
       throw new LookupError('exec lookup answered an unexpected shape');
     }
     const owner = { execId: inspect.ID, containerId: inspect.ContainerID };
-    owners.set(id, owner);
+    owners.set(api === 'docker' ? id : `${api}:${id}`, owner);
     return owner;
   }
 
   return {
-    async resolveExec(id) {
-      let owner = owners.get(id);
+    async resolveExec(id, api = 'docker') {
+      const key = api === 'docker' ? id : `${api}:${id}`;
+      let owner = owners.get(key);
       if (owner === undefined) {
-        let pending = inflight.get(id);
+        let pending = inflight.get(key);
         if (pending === undefined) {
-          pending = lookupOwner(id).finally(() => inflight.delete(id));
-          inflight.set(id, pending);
+          pending = lookupOwner(id, api).finally(() => inflight.delete(key));
+          inflight.set(key, pending);
         }
         owner = await pending;
       }
       if (owner === undefined) return { kind: 'missing' };
-      const container = await resolver.resolveContainerRef(owner.containerId);
+      const container = await resolver.resolveContainerRef(owner.containerId, api);
       if (container.kind === 'missing') return { kind: 'missing' };
       return { kind: 'found', execId: owner.execId, container: container.container };
     },
   };
+}
+
+/**
+ * The podman client starts an exec with a plain POST that the daemon hijacks: a 200 with no length, then the raw
+ * stream until the connection closes. Chunked framing would corrupt that stream, so it goes out as it came, and
+ * the connection closes after it.
+ */
+function rawUnlessFramed(reply: FastifyReply, response: UpstreamResponse): void {
+  if (response.headers['content-length'] !== undefined || response.headers['transfer-encoding'] !== undefined) return;
+  reply.raw.useChunkedEncodingByDefault = false;
+  reply.raw.shouldKeepAlive = false;
 }
 
 export async function execRoute(
@@ -87,20 +102,23 @@ export async function execRoute(
 ): Promise<void> {
   let resolution: ExecResolution;
   try {
-    resolution = await sieve.execs.resolveExec(target.id);
+    resolution = await sieve.execs.resolveExec(target.id, target.api);
   } catch (error) {
     sendLookupFailure(reply, sieve.upstream, error as Error, target.version);
     return;
   }
   if (resolution.kind === 'missing' || !request.profile.policy.visibleContainer(resolution.container)) {
     request.decision = 'hidden';
-    sendDockerError(reply, sieve.upstream, noSuchExec(target.id, target.version));
+    sendDockerError(reply, sieve.upstream, noSuchExec(target.id, target.version, target.api));
     return;
   }
   const scrub = request.profile.scrubEnvs && target.action === 'json';
   request.decision = scrub ? 'scrubbed' : 'passed';
-  const prefix = target.version === undefined ? '' : `/v${target.version.text}`;
-  forward(reply, sieve.upstream, target.version, `${prefix}/exec/${resolution.execId}/${target.action}`, target.query, {
-    onResponse: (reply, response) => (scrub ? sendScrubbed(reply, response, scrubExecInspect) : sendUpstreamStream(reply, response)),
+  forward(reply, sieve.upstream, target.version, `${target.base}/exec/${resolution.execId}/${target.action}`, target.query, {
+    onResponse: (reply, response) => {
+      if (scrub) return sendScrubbed(reply, response, scrubExecInspect);
+      if (target.action === 'start') rawUnlessFramed(reply, response);
+      sendUpstreamStream(reply, response);
+    },
   });
 }

@@ -242,28 +242,27 @@ export async function judge(sieve: Sieve, profile: Profile, target: Target): Pro
       }
       let resolution;
       try {
-        resolution = await sieve.resolver.resolveContainerRef(target.ref);
+        resolution = await sieve.resolver.resolveContainerRef(target.ref, target.api);
       } catch (error) {
         return lookupFailure(error as Error, version);
       }
       if (resolution.kind === 'missing' || !profile.policy.visibleContainer(resolution.container)) {
-        return answerWith('hidden', noSuchContainer(target.ref, version));
+        return answerWith('hidden', noSuchContainer(target.ref, version, target.api));
       }
-      return { kind: 'relay', path: containerPath(version, resolution.container.id, target.action) };
+      return { kind: 'relay', path: containerPath(target, resolution.container.id, target.action) };
     }
     case 'exec': {
       if (target.action !== 'start') return answerWith('refused', dockerError(400, NOT_UPGRADABLE, version));
       let resolution;
       try {
-        resolution = await sieve.execs.resolveExec(target.id);
+        resolution = await sieve.execs.resolveExec(target.id, target.api);
       } catch (error) {
         return lookupFailure(error as Error, version);
       }
       if (resolution.kind === 'missing' || !profile.policy.visibleContainer(resolution.container)) {
         return answerWith('hidden', noSuchExec(target.id, version));
       }
-      const prefix = version === undefined ? '' : `/v${version.text}`;
-      return { kind: 'relay', path: `${prefix}/exec/${resolution.execId}/start` };
+      return { kind: 'relay', path: `${target.base}/exec/${resolution.execId}/start` };
     }
     default:
       return answerWith('refused', dockerError(400, NOT_UPGRADABLE, version));

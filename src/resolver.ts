@@ -10,7 +10,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Upstream } from './upstream.js';
-import { encodePath } from './docker/target.js';
+import { encodePath, type Api } from './docker/target.js';
 import { LookupError, readLookupBody, relayLookupError } from './lookup.js';
 
 export { LookupError } from './lookup.js';
@@ -44,7 +44,11 @@ export interface ResolverStats {
 }
 
 export interface Resolver {
-  resolveContainerRef(ref: string): Promise<Resolution>;
+  /**
+   * The container `ref` names, as the daemon resolves it. `libpod` asks Podman's native inspect (a socket proxy
+   * may pass only /libpod); both answer the same facts, cached together by full ID.
+   */
+  resolveContainerRef(ref: string, api?: Api): Promise<Resolution>;
   readonly stats: ResolverStats;
   /** How many entries each cache holds now (bounded by maxEntries). */
   readonly cacheEntries: { refs: number; containers: number };
@@ -54,6 +58,8 @@ export interface Resolver {
 }
 
 const FULL_ID = /^[0-9a-f]{64}$/;
+/** Where libpod lookups go: Podman answers libpod only under a version prefix, and any version will do. */
+export const LIBPOD_LOOKUP_BASE = '/v4.0.0/libpod';
 const MISSING = '';
 
 interface InspectBody {
@@ -81,21 +87,24 @@ export function createResolver(options: ResolverOptions): Resolver {
     return watching ? ttlMs : unwatchedTtlMs;
   }
 
-  function cached(ref: string): Resolution | undefined {
-    const id = FULL_ID.test(ref) && byId.has(ref) ? ref : refs.get(ref);
+  function cached(ref: string, key: string): Resolution | undefined {
+    const id = FULL_ID.test(ref) && byId.has(ref) ? ref : refs.get(key);
     if (id === undefined) return undefined;
     if (id === MISSING) return { kind: 'missing' };
     const container = byId.get(id);
     return container === undefined ? undefined : { kind: 'found', container };
   }
 
-  async function lookup(ref: string): Promise<Resolution> {
+  /** `key`: the ref as cached, by API, since a Docker daemon has no libpod inspect to say a ref is missing. */
+  async function lookup(ref: string, key: string, api: Api): Promise<Resolution> {
     stats.lookups++;
-    const answer = await readLookupBody(upstream, `${encodePath(['containers', ...ref.split('/')])}/json`, lookupTimeoutMs);
+    // Podman routes libpod only under a version prefix, and any version will do.
+    const base = api === 'libpod' ? `${LIBPOD_LOOKUP_BASE}/containers` : 'containers';
+    const answer = await readLookupBody(upstream, `${encodePath([...base.split('/').filter(Boolean), ...ref.split('/')])}/json`, lookupTimeoutMs);
     const { status, body } = answer;
     if (status === 404 || status === 400) {
       // 400 is dockerd 24+'s answer to an ambiguous prefix: no single container to show.
-      refs.set(ref, MISSING, { ttl: unwatchedTtlMs });
+      refs.set(key, MISSING, { ttl: unwatchedTtlMs });
       return { kind: 'missing' };
     }
     relayLookupError(answer);
@@ -115,7 +124,7 @@ export function createResolver(options: ResolverOptions): Resolver {
     // Facts only: each profile judges them for itself, so one cache serves every profile.
     const container: ResolvedContainer = { id, name, labels: labels as Record<string, string> };
     byId.set(id, container);
-    if (ref !== id) refs.set(ref, id, { ttl: refTtl() });
+    if (ref !== id) refs.set(key, id, { ttl: refTtl() });
     return { kind: 'found', container };
   }
 
@@ -198,17 +207,18 @@ export function createResolver(options: ResolverOptions): Resolver {
     get watching() {
       return watching;
     },
-    resolveContainerRef(ref: string): Promise<Resolution> {
-      const hit = cached(ref);
+    resolveContainerRef(ref: string, api: Api = 'docker'): Promise<Resolution> {
+      const key = api === 'docker' ? ref : `${api}:${ref}`;
+      const hit = cached(ref, key);
       if (hit !== undefined) {
         stats.hits++;
         return Promise.resolve(hit);
       }
       stats.misses++;
-      let pending = inflight.get(ref);
+      let pending = inflight.get(key);
       if (pending === undefined) {
-        pending = lookup(ref).finally(() => inflight.delete(ref));
-        inflight.set(ref, pending);
+        pending = lookup(ref, key, api).finally(() => inflight.delete(key));
+        inflight.set(key, pending);
       }
       return pending;
     },

@@ -3,7 +3,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from './sieve.js';
 import type { Profile } from './profile.js';
-import type { Target } from './docker/target.js';
+import { LIBPOD_REFUSED, type Target } from './docker/target.js';
 import { dockerError, type DockerErrorReply } from './docker/errors.js';
 import { judgeAccess } from './gates/access.js';
 import { forward, sendDockerError } from './forward.js';
@@ -56,7 +56,20 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   exec: execRoute,
   'swarm-list': swarmListRoute,
   'swarm-object': swarmObjectRoute,
+  'containers-stats': (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
+  generate: (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
+  'pods-list': (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
+  'pods-stats': (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
+  pod: (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
 };
+
+/** Kinds whose handler reads Podman's native answers and bodies; a libpod target of another kind is refused. */
+const LIBPOD_HANDLED: ReadonlySet<Target['kind']> = new Set(['refuse', 'pass', 'unfiltered', 'container', 'exec', 'containers-list', 'containers-prune']);
+
+function refuseLibpod(sieve: Sieve, target: Target, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  request.decision = 'refused';
+  return sendDockerError(reply, sieve.upstream, dockerError(403, LIBPOD_REFUSED, target.version));
+}
 
 /**
  * The handler for a target. With no filters there is nothing to hide: every request goes upstream as it came
@@ -64,7 +77,10 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
  * SCRUB_ENVS is the one exception: inspects (container, exec, swarm) are still scrubbed.
  */
 export function routeFor(profile: Profile, target: Target, method: string): Handler {
-  if (profile.policy.filtering) return ROUTES[target.kind] as Handler;
+  if (profile.policy.filtering) {
+    if (target.api === 'libpod' && !LIBPOD_HANDLED.has(target.kind)) return refuseLibpod;
+    return ROUTES[target.kind] as Handler;
+  }
   if (target.kind === 'refuse' && target.path === undefined) return ROUTES.refuse as Handler;
   if (profile.scrubEnvs) {
     if (target.kind === 'container' && method === 'GET' && target.action === 'json') return scrubbedInspectRoute as Handler;

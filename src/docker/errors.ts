@@ -1,6 +1,6 @@
 // Docker-shaped error replies. Go clients read `message` only when Content-Type is exactly
 // application/json; API 1.23 and below answered errors in plain text, so we do too.
-import { errorsArePlainText, type ApiVersion } from './target.js';
+import { errorsArePlainText, type Api, type ApiVersion } from './target.js';
 
 export interface DockerErrorReply {
   readonly status: number;
@@ -15,11 +15,27 @@ export function dockerError(status: number, message: string, version: ApiVersion
   return { status, contentType: 'application/json', body: `${JSON.stringify({ message })}\n` };
 }
 
-export function noSuchContainer(ref: string, version: ApiVersion | undefined): DockerErrorReply {
+export function noSuchContainer(ref: string, version: ApiVersion | undefined, api: Api = 'docker'): DockerErrorReply {
+  if (api === 'libpod') return libpodError(404, 'no such container', `no container with name or ID "${ref}" found: no such container`);
   return dockerError(404, `No such container: ${ref}`, version);
 }
 
-export function noSuchExec(id: string, version: ApiVersion | undefined): DockerErrorReply {
+/** Podman's own answer to `exists` of a container it does not have: a hidden one gets the same. */
+export function libpodContainerDoesNotExist(): DockerErrorReply {
+  return libpodError(404, 'no such container', 'no such container');
+}
+
+export function noSuchPod(ref: string): DockerErrorReply {
+  return libpodError(404, 'no such pod', `no pod with name or ID ${ref} found: no such pod`);
+}
+
+/** Podman's error body: `{"cause", "message", "response"}`. */
+export function libpodError(status: number, cause: string, message: string): DockerErrorReply {
+  return { status, contentType: 'application/json', body: `${JSON.stringify({ cause, message, response: status })}\n` };
+}
+
+export function noSuchExec(id: string, version: ApiVersion | undefined, api: Api = 'docker'): DockerErrorReply {
+  if (api === 'libpod') return libpodError(404, 'no such exec session', `no exec session with ID ${id} found: no such exec session`);
   return dockerError(404, `No such exec instance: ${id}`, version);
 }
 

@@ -9,7 +9,11 @@ export interface ApiVersion {
   readonly minor: number;
 }
 
+/** Which API a target belongs to: the Docker Engine API (and Podman's compatible one), or Podman's native libpod. */
+export type Api = 'docker' | 'libpod';
+
 interface Common {
+  readonly api: Api;
   /** undefined when the request has no `/vX.Y` prefix. */
   readonly version: ApiVersion | undefined;
   /** The raw query string without `?`, forwarded as the client sent it. */
@@ -43,7 +47,29 @@ export type Target =
   | (Common & { readonly kind: 'network'; readonly path: string; readonly id: string })
   /** POST /networks/{id}/connect|disconnect: `{"Container": ref}` in the body. */
   | (Common & { readonly kind: 'network-connect'; readonly path: string })
-  | (Common & { readonly kind: 'exec'; readonly path: string; readonly id: string; readonly action: 'json' | 'start' | 'resize' })
+  | (Common & {
+      readonly kind: 'exec';
+      readonly path: string;
+      /** What goes before `/exec` in the path to forward: `/v1.41`, `/v4.3.1/libpod`. */
+      readonly base: string;
+      readonly id: string;
+      readonly action: 'json' | 'start' | 'resize';
+    })
+  /** GET /libpod/containers/stats: several containers (`containers=`), one stream. */
+  | (Common & { readonly kind: 'containers-stats'; readonly path: string })
+  /** GET /libpod/generate/kube?names=, GET /libpod/generate/{ref}/systemd: they export env and command lines. */
+  | (Common & { readonly kind: 'generate'; readonly path: string; readonly format: 'kube' | 'systemd'; readonly ref: string | undefined })
+  | (Common & { readonly kind: 'pods-list'; readonly path: string })
+  /** GET /libpod/pods/stats?namesOrIDs=. */
+  | (Common & { readonly kind: 'pods-stats'; readonly path: string })
+  | (Common & {
+      readonly kind: 'pod';
+      readonly path: string;
+      readonly base: string;
+      readonly ref: string;
+      /** `json`, `exists`, `top`, `start`, ...; empty for DELETE. */
+      readonly action: string;
+    })
   | (Common & { readonly kind: 'swarm-list'; readonly path: string; readonly resource: SwarmResource })
   | (Common & {
       readonly kind: 'swarm-object';
@@ -57,6 +83,8 @@ export type Target =
       readonly kind: 'container';
       /** The cleaned path as the client sent it, ref and all. */
       readonly path: string;
+      /** What goes before `/containers` in the path to forward: `/v1.41`, `/v4.3.1/libpod`. */
+      readonly base: string;
       /** The container reference as the daemon would read it (decoded; may contain `/`). */
       readonly ref: string;
       /** What follows the ref, e.g. `json`, `attach/ws`; empty for `DELETE /containers/{ref}`. */
@@ -131,11 +159,11 @@ export function classifyTarget(method: string, rawUrl: string): Target {
   const query = queryAt === -1 ? '' : target.slice(queryAt + 1);
 
   if (!rawPath.startsWith('/')) {
-    return { kind: 'refuse', status: 400, message: 'malformed request target', path: undefined, version: undefined, query };
+    return { kind: 'refuse', status: 400, message: 'malformed request target', path: undefined, version: undefined, query, api: 'docker' };
   }
   const segments = decodeAndClean(rawPath);
   if (segments === undefined) {
-    return { kind: 'refuse', status: 400, message: 'malformed request path', path: undefined, version: undefined, query };
+    return { kind: 'refuse', status: 400, message: 'malformed request path', path: undefined, version: undefined, query, api: 'docker' };
   }
 
   let version: ApiVersion | undefined;
@@ -148,21 +176,22 @@ export function classifyTarget(method: string, rawUrl: string): Target {
   const family = segments[0];
   const rest = segments.slice(1);
   const path = prefix + encodePath(segments);
-  const context: FamilyContext = { method, rest, prefix, path, version, query };
+  const api: Api = 'docker';
+  const context: FamilyContext = { method, rest, prefix, base: prefix, path, version, query, api };
 
   if (family !== undefined) {
     // Own keys only: a path segment such as `__proto__` must not reach Object.prototype.
     if (Object.hasOwn(FAMILIES, family)) return FAMILIES[family]!(context);
-    if (PASSED_FAMILIES.has(family)) return { kind: 'pass', path, version, query };
+    if (PASSED_FAMILIES.has(family)) return { kind: 'pass', path, version, query, api };
     const lower = family.toLowerCase();
     if (Object.hasOwn(FAMILIES, lower) || PASSED_FAMILIES.has(lower)) {
       // The daemon matches case-sensitively (404); refusing keeps a case-insensitive socket proxy honest.
-      return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, path, version, query };
+      return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, path, version, query, api };
     }
   }
   // Not a family of the Docker API: a Podman route with a version docker-sieve does not parse
   // (`/v4.0.0-dev/containers/json`), a debug endpoint, a future family. It may carry container data.
-  return { kind: 'unfiltered', path, message: unknownFamilyMessage(segments), version, query };
+  return { kind: 'unfiltered', path, message: unknownFamilyMessage(segments), version, query, api };
 }
 
 function unknownFamilyMessage(segments: readonly string[]): string {
@@ -191,10 +220,13 @@ interface FamilyContext {
   /** Decoded segments after the family name. */
   readonly rest: string[];
   readonly prefix: string;
+  /** What goes before the family in a path docker-sieve writes: `/v1.41`, or `/v4.3.1/libpod`. */
+  readonly base: string;
   /** The whole cleaned path, prefix and family included. */
   readonly path: string;
   readonly version: ApiVersion | undefined;
   readonly query: string;
+  readonly api: Api;
 }
 
 /** The route families that can say something about a container. */
@@ -203,10 +235,10 @@ const FAMILIES: Readonly<Record<string, (context: FamilyContext) => Target>> = {
   libpod: classifyLibpod,
   exec: classifyExec,
   events: (c) => exactly(c, 'GET', 0, 'events'),
-  system: ({ method, rest, path, version, query }) =>
+  system: ({ method, rest, path, version, query, api }) =>
     method === 'GET' && rest.length === 1 && rest[0] === 'df'
-      ? { kind: 'system-df', path, version, query }
-      : { kind: 'pass', path, version, query },
+      ? { kind: 'system-df', path, version, query, api }
+      : { kind: 'pass', path, version, query, api },
   networks: classifyNetworks,
   commit: (c) => exactly(c, 'POST', 0, 'commit'),
   build: (c) => exactly(c, 'POST', 0, 'build'),
@@ -216,73 +248,167 @@ const FAMILIES: Readonly<Record<string, (context: FamilyContext) => Target>> = {
 
 /** A route with no path parameters (`/events`, `/commit`): the one method is judged, the rest pass on. */
 function exactly(
-  { method, rest, path, version, query }: FamilyContext,
+  { method, rest, path, version, query, api }: FamilyContext,
   wanted: string,
   extraSegments: number,
   kind: 'events' | 'commit' | 'build',
 ): Target {
-  if (method === wanted && rest.length === extraSegments) return { kind, path, version, query };
-  return { kind: 'pass', path, version, query };
+  if (method === wanted && rest.length === extraSegments) return { kind, path, version, query, api };
+  return { kind: 'pass', path, version, query, api };
 }
 
-function classifyLibpod({ method, rest, path, version, query }: FamilyContext): Target {
-  if ((method === 'GET' || method === 'HEAD') && rest.length === 1 && LIBPOD_PASSED.has(rest[0]!)) {
-    return { kind: 'pass', path, version, query };
+function classifyLibpod(context: FamilyContext): Target {
+  const { method, rest, path, version, query } = context;
+  const api: Api = 'libpod';
+  const family = rest[0];
+  const inner: FamilyContext = { ...context, rest: rest.slice(1), base: `${context.prefix}/libpod`, api };
+  if (family === undefined) return { kind: 'unfiltered', path, message: LIBPOD_REFUSED, version, query, api };
+  if ((method === 'GET' || method === 'HEAD') && rest.length === 1 && LIBPOD_PASSED.has(family)) {
+    return { kind: 'pass', path, version, query, api };
   }
-  return { kind: 'unfiltered', path, message: LIBPOD_REFUSED, version, query };
+  if (Object.hasOwn(LIBPOD_FAMILIES, family)) return LIBPOD_FAMILIES[family]!(inner);
+  return { kind: 'unfiltered', path, message: LIBPOD_REFUSED, version, query, api };
 }
 
-function classifyExec({ method, rest, path, version, query }: FamilyContext): Target {
+/** What of Podman's native API docker-sieve filters or gates; anything else under /libpod is `unfiltered`. */
+const LIBPOD_FAMILIES: Readonly<Record<string, (context: FamilyContext) => Target>> = {
+  containers: classifyLibpodContainers,
+  exec: classifyExec,
+  pods: classifyPods,
+  generate: ({ method, rest, path, version, query, api }) => {
+    if (method === 'GET' && rest.length === 1 && rest[0] === 'kube') return { kind: 'generate', format: 'kube', ref: undefined, path, version, query, api };
+    // `generate/{name:.*}/systemd`: the name may hold slashes.
+    if (method === 'GET' && rest.length >= 2 && rest.at(-1) === 'systemd') {
+      return { kind: 'generate', format: 'systemd', ref: rest.slice(0, -1).join('/'), path, version, query, api };
+    }
+    return libpodRefused(path, version, query);
+  },
+  kube: ({ method, rest, path, version, query, api }) =>
+    method === 'GET' && rest.length === 1 && rest[0] === 'generate'
+      ? { kind: 'generate', format: 'kube', ref: undefined, path, version, query, api }
+      : libpodRefused(path, version, query, rest[0] === 'play' ? PLAY_KUBE_REFUSED : LIBPOD_REFUSED),
+  play: ({ path, version, query, rest }) => libpodRefused(path, version, query, rest[0] === 'kube' ? PLAY_KUBE_REFUSED : LIBPOD_REFUSED),
+  events: (c) => (c.method === 'GET' && c.rest.length === 0 ? { kind: 'events', path: c.path, version: c.version, query: c.query, api: c.api } : libpodRefused(c.path, c.version, c.query)),
+  system: (c) =>
+    c.method === 'GET' && c.rest.length === 1 && c.rest[0] === 'df'
+      ? { kind: 'system-df', path: c.path, version: c.version, query: c.query, api: c.api }
+      : libpodRefused(c.path, c.version, c.query),
+  networks: ({ method, rest, path, version, query, api }) => {
+    if (method === 'POST' && rest.length === 2 && (rest[1] === 'connect' || rest[1] === 'disconnect')) {
+      return { kind: 'network-connect', path, version, query, api };
+    }
+    // Podman's networks list no containers: their list, inspect and exists say nothing about one.
+    if (method === 'GET' && (rest.length === 1 || (rest.length === 2 && (rest[1] === 'json' || rest[1] === 'exists')))) {
+      return { kind: 'pass', path, version, query, api };
+    }
+    return libpodRefused(path, version, query);
+  },
+  commit: (c) => (c.method === 'POST' && c.rest.length === 0 ? { kind: 'commit', path: c.path, version: c.version, query: c.query, api: c.api } : libpodRefused(c.path, c.version, c.query)),
+};
+
+export const PLAY_KUBE_REFUSED =
+  'docker-sieve: kube play is refused while container filters are active, because it can replace containers by name';
+
+function libpodRefused(path: string, version: ApiVersion | undefined, query: string, message = LIBPOD_REFUSED): Target {
+  return { kind: 'unfiltered', path, message, version, query, api: 'libpod' };
+}
+
+/** Actions after `/libpod/containers/{name}/`, per method, as Podman 4's router registers them. */
+const LIBPOD_CONTAINER_ACTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
+  GET: new Set(['json', 'logs', 'stats', 'top', 'exists', 'export', 'changes', 'archive', 'healthcheck']),
+  HEAD: new Set(['archive']),
+  POST: new Set([
+    'kill', 'mount', 'unmount', 'pause', 'restart', 'start', 'unpause', 'wait', 'stop', 'attach', 'resize',
+    'checkpoint', 'init', 'update', 'restore', 'rename', 'exec',
+  ]),
+  PUT: new Set(['archive']),
+};
+
+function classifyLibpodContainers(context: FamilyContext): Target {
+  const { method, rest, base, path, version, query, api } = context;
+  if (rest.length === 1) {
+    if (method === 'GET' && rest[0] === 'json') return { kind: 'containers-list', path, version, query, api };
+    if (method === 'GET' && rest[0] === 'stats') return { kind: 'containers-stats', path, version, query, api };
+    if (method === 'POST' && rest[0] === 'create') return { kind: 'container-create', path, version, query, api };
+    if (method === 'POST' && rest[0] === 'prune') return { kind: 'containers-prune', path, version, query, api };
+  }
+  // `{name}` is one segment, but for healthcheck (`{name:.*}`).
+  if (method === 'DELETE' && rest.length === 1) return { kind: 'container', path, base, ref: rest[0]!, action: '', version, query, api };
+  if (method === 'GET' && rest.length >= 2 && rest.at(-1) === 'healthcheck') {
+    return { kind: 'container', path, base, ref: rest.slice(0, -1).join('/'), action: 'healthcheck', version, query, api };
+  }
+  const actions = Object.hasOwn(LIBPOD_CONTAINER_ACTIONS, method) ? LIBPOD_CONTAINER_ACTIONS[method] : undefined;
+  if (rest.length === 2 && actions?.has(rest[1]!)) return { kind: 'container', path, base, ref: rest[0]!, action: rest[1]!, version, query, api };
+  return libpodRefused(path, version, query);
+}
+
+const POD_ACTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
+  GET: new Set(['json', 'exists', 'top']),
+  POST: new Set(['kill', 'pause', 'restart', 'start', 'stop', 'unpause']),
+};
+
+function classifyPods(context: FamilyContext): Target {
+  const { method, rest, base, path, version, query, api } = context;
+  if (method === 'GET' && rest.length === 1 && rest[0] === 'json') return { kind: 'pods-list', path, version, query, api };
+  if (method === 'GET' && rest.length === 1 && rest[0] === 'stats') return { kind: 'pods-stats', path, version, query, api };
+  if (method === 'DELETE' && rest.length === 1) return { kind: 'pod', path, base, ref: rest[0]!, action: '', version, query, api };
+  const actions = Object.hasOwn(POD_ACTIONS, method) ? POD_ACTIONS[method] : undefined;
+  if (rest.length === 2 && actions?.has(rest[1]!)) return { kind: 'pod', path, base, ref: rest[0]!, action: rest[1]!, version, query, api };
+  // create and prune among them: a pod's volumes_from and a prune of every pod are not filtered.
+  return libpodRefused(path, version, query);
+}
+
+function classifyExec({ method, rest, base, path, version, query, api }: FamilyContext): Target {
   // `/exec/{id:.*}/json|start|resize`: anything else about an exec is not a route.
   const action = rest.at(-1);
   const id = rest.slice(0, -1).join('/');
   if (id !== '' && ((method === 'GET' && action === 'json') || (method === 'POST' && (action === 'start' || action === 'resize')))) {
-    return { kind: 'exec', path, id, action, version, query };
+    return { kind: 'exec', path, base, id, action, version, query, api };
   }
-  return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, path, version, query };
+  return { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, path, version, query, api };
 }
 
-function classifyNetworks({ method, rest, path, version, query }: FamilyContext): Target {
+function classifyNetworks({ method, rest, path, version, query, api }: FamilyContext): Target {
   if (method === 'GET') {
-    if (rest.length === 0) return { kind: 'networks-list', path, version, query };
-    return { kind: 'network', path, id: rest.join('/'), version, query };
+    if (rest.length === 0) return { kind: 'networks-list', path, version, query, api };
+    return { kind: 'network', path, id: rest.join('/'), version, query, api };
   }
   if (method === 'POST' && rest.length >= 2 && (rest.at(-1) === 'connect' || rest.at(-1) === 'disconnect')) {
-    return { kind: 'network-connect', path, version, query };
+    return { kind: 'network-connect', path, version, query, api };
   }
-  return { kind: 'pass', path, version, query };
+  return { kind: 'pass', path, version, query, api };
 }
 
-function classifySwarm({ method, rest, path, version, query }: FamilyContext, resource: SwarmResource): Target {
+function classifySwarm({ method, rest, path, version, query, api }: FamilyContext, resource: SwarmResource): Target {
   if (rest.length === 0) {
-    return method === 'GET' ? { kind: 'swarm-list', path, resource, version, query } : { kind: 'pass', path, version, query };
+    return method === 'GET' ? { kind: 'swarm-list', path, resource, version, query, api } : { kind: 'pass', path, version, query, api };
   }
   if (resource === 'services' && method === 'POST' && rest.length === 1 && rest[0] === 'create') {
-    return { kind: 'pass', path, version, query };
+    return { kind: 'pass', path, version, query, api };
   }
   // `/services/{id}`, `/services/{id}/logs`, `/services/{id}/update`, DELETE `/services/{id}`, and the tasks alike.
   const last = rest.at(-1)!;
   const action = rest.length > 1 && (last === 'logs' || last === 'update') ? last : '';
   const id = (action === '' ? rest : rest.slice(0, -1)).join('/');
-  return { kind: 'swarm-object', path, resource, id, action, version, query };
+  return { kind: 'swarm-object', path, resource, id, action, version, query, api };
 }
 
-function classifyContainers({ method, rest, path, version, query }: FamilyContext): Target {
-  const refuse: Target = { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, path, version, query };
+function classifyContainers({ method, rest, base, path, version, query, api }: FamilyContext): Target {
+  const refuse: Target = { kind: 'refuse', status: 404, message: PAGE_NOT_FOUND, path, version, query, api };
   if (rest.length === 0) return refuse;
   if (rest.length === 1) {
     if (method === 'GET' && rest[0] === 'json') {
-      return { kind: 'containers-list', path, version, query };
+      return { kind: 'containers-list', path, version, query, api };
     }
     if (method === 'POST' && rest[0] === 'create') {
-      return { kind: 'container-create', path, version, query };
+      return { kind: 'container-create', path, version, query, api };
     }
     if (method === 'POST' && rest[0] === 'prune') {
-      return { kind: 'containers-prune', path, version, query };
+      return { kind: 'containers-prune', path, version, query, api };
     }
   }
   if (method === 'DELETE') {
-    return { kind: 'container', path, ref: rest.join('/'), action: '', version, query };
+    return { kind: 'container', path, base, ref: rest.join('/'), action: '', version, query, api };
   }
   const actions = Object.hasOwn(CONTAINER_ACTIONS, method) ? CONTAINER_ACTIONS[method] : undefined;
   if (actions === undefined) return refuse;
@@ -291,14 +417,13 @@ function classifyContainers({ method, rest, path, version, query }: FamilyContex
     if (rest.length <= width) continue;
     const action = rest.slice(-width).join('/');
     if (actions.has(action)) {
-      return { kind: 'container', path, ref: rest.slice(0, -width).join('/'), action, version, query };
+      return { kind: 'container', path, base, ref: rest.slice(0, -width).join('/'), action, version, query, api };
     }
   }
   return refuse;
 }
 
 /** The path to forward for a judged container route: the ref replaced by the full ID that was decided on. */
-export function containerPath(version: ApiVersion | undefined, id: string, action: string): string {
-  const prefix = version === undefined ? '' : `/v${version.text}`;
-  return `${prefix}/containers/${id}${action === '' ? '' : `/${action}`}`;
+export function containerPath(target: { readonly base: string }, id: string, action: string): string {
+  return `${target.base}/containers/${id}${action === '' ? '' : `/${action}`}`;
 }

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../stream/json-array.js';
 import { ownName, type Policy } from '../policy.js';
 import type { Sieve } from '../sieve.js';
-import type { Target } from '../docker/target.js';
+import type { Api, Target } from '../docker/target.js';
 import { FILTER_COMMITTED, fetchForFilter, sendFilteredOnceCommitted, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
 
 export interface ListQuery {
@@ -32,6 +32,24 @@ export function planListQuery(query: string): ListQuery {
   params.delete('all');
   params.append('all', '1');
   return { upstreamQuery: params.toString(), limit };
+}
+
+/**
+ * The same for Podman's list: its query keys are read in any case (gorilla/schema), `last` is the older name of
+ * `limit`, and the last value of a key counts. A positive limit shows stopped containers too, so `all=true`.
+ */
+export function planLibpodListQuery(query: string): ListQuery {
+  const params = new URLSearchParams(query);
+  let limit: number | undefined;
+  for (const [key, value] of params) {
+    const name = key.toLowerCase();
+    if ((name === 'limit' || name === 'last') && ATOI.test(value) && Number(value) > 0) limit = Number(value);
+  }
+  if (limit === undefined) return { upstreamQuery: query, limit: undefined };
+  const kept = new URLSearchParams();
+  for (const [key, value] of params) if (!['limit', 'last', 'all'].includes(key.toLowerCase())) kept.append(key, value);
+  kept.append('all', 'true');
+  return { upstreamQuery: kept.toString(), limit };
 }
 
 export type ListSummary = FilterSummary;
@@ -60,17 +78,23 @@ function parseMember(element: Buffer, members: ObjectMembers, key: Buffer): unkn
  * already decide. A key written with escapes (`"N\u0061mes"` is `Names` too) is rare enough to fall back to
  * parsing the whole element.
  */
-export function visibleListEntry(policy: Policy, element: Buffer, members: ObjectMembers | undefined): boolean {
+export function visibleListEntry(policy: Policy, element: Buffer, members: ObjectMembers | undefined, api: Api = 'docker'): boolean {
   if (members === undefined) throw new MalformedJsonError('a list element is not an object');
   if (!policy.filtering) return true;
+  const nameOf = api === 'libpod' ? libpodName : ownName;
   if (members.escapedKeys) {
     const entry = JSON.parse(element.toString('utf8')) as ListEntry;
-    return policy.visibleContainer({ name: ownName(entry.Names as string[] | undefined) ?? '', labels: asLabels(entry.Labels) });
+    return policy.visibleContainer({ name: nameOf(entry.Names as string[] | undefined) ?? '', labels: asLabels(entry.Labels) });
   }
   // A container without an own name can only be matched by its labels.
-  const name = ownName(parseMember(element, members, NAMES) as string[] | undefined);
+  const name = nameOf(parseMember(element, members, NAMES) as string[] | undefined);
   if (policy.visibleByName(name ?? '')) return true;
   return policy.hasLabelRules && policy.visibleByLabels(asLabels(parseMember(element, members, LABELS)));
+}
+
+/** Podman has no link aliases: a libpod list entry's `Names` is the container's one name, without a `/`. */
+function libpodName(names: readonly string[] | null | undefined): string | undefined {
+  return Array.isArray(names) && names.length === 1 && typeof names[0] === 'string' ? names[0] : undefined;
 }
 
 function asLabels(labels: unknown): Record<string, string> | null {
@@ -90,7 +114,7 @@ function asLabels(labels: unknown): Record<string, string> | null {
  * just before it, so there are few pushes even when every other container is hidden. The output is the same
  * however the input is cut: kept elements joined by single commas.
  */
-export function filterContainerList(policy: Policy, limit: number | undefined, summary: ListSummary): Transform {
+export function filterContainerList(policy: Policy, limit: number | undefined, summary: ListSummary, api: Api = 'docker'): Transform {
   let full = false;
   let committed = false;
   let received = false;
@@ -114,7 +138,7 @@ export function filterContainerList(policy: Policy, limit: number | undefined, s
       summary.seen++;
       if (!committed) commit();
       if (full) return;
-      if (!visibleListEntry(policy, element, members)) return;
+      if (!visibleListEntry(policy, element, members, api)) return;
       const comma = summary.kept > 0;
       summary.kept++;
       if (limit !== undefined && summary.kept >= limit) full = true;
@@ -180,7 +204,7 @@ export async function containersListRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const plan = planListQuery(target.query);
+  const plan = target.api === 'libpod' ? planLibpodListQuery(target.query) : planListQuery(target.query);
   const response = await fetchForFilter(sieve.upstream, request, reply, target.version, withQuery(target.path, plan.upstreamQuery));
   if (response === undefined) return;
   if (response.statusCode !== 200) {
@@ -188,7 +212,7 @@ export async function containersListRoute(
     return;
   }
   const summary: ListSummary = { kept: 0, seen: 0 };
-  const filter = filterContainerList(request.profile.policy, plan.limit, summary);
+  const filter = filterContainerList(request.profile.policy, plan.limit, summary, target.api);
   sendFilteredOnceCommitted(request, reply, response, filter, summary, {
     upstream: sieve.upstream,
     version: target.version,

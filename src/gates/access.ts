@@ -81,6 +81,12 @@ export function requestAction(method: string, target: Target): RequestAction {
       return 'exec';
     case 'container-create':
       return 'create';
+    case 'pod': {
+      // A pod's actions act on each of its containers: they need the same grants.
+      if (isRead(method)) return 'read';
+      const writes = Object.hasOwn(CONTAINER_WRITES, method) ? CONTAINER_WRITES[method]! : undefined;
+      return writes !== undefined && Object.hasOwn(writes, target.action) ? writes[target.action]! : 'other-write';
+    }
     default:
       return isRead(method) ? 'read' : 'other-write';
   }
@@ -159,7 +165,9 @@ const SHOWN_PATH = 100;
 function describeRoute(target: Target): string {
   switch (target.kind) {
     case 'container':
-      return `/containers/{ref}${target.action === '' ? '' : `/${target.action}`}`;
+      return `${target.api === 'libpod' ? '/libpod' : ''}/containers/{ref}${target.action === '' ? '' : `/${target.action}`}`;
+    case 'pod':
+      return `/libpod/pods/{name}${target.action === '' ? '' : `/${target.action}`}`;
     case 'exec':
       return `/exec/{id}/${target.action}`;
     case 'network':

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyTarget, containerPath, decodeAndClean, errorsArePlainText, parseApiVersion } from '../../src/docker/target.js';
 
 type PathKind =
-  | 'pass' | 'unfiltered' | 'containers-list' | 'container-create' | 'containers-prune' | 'commit' | 'build' | 'events' | 'system-df'
+  | 'pass' | 'unfiltered' | 'containers-stats' | 'generate' | 'pods-list' | 'pods-stats' | 'pod' | 'containers-list' | 'container-create' | 'containers-prune' | 'commit' | 'build' | 'events' | 'system-df'
   | 'networks-list' | 'network' | 'network-connect' | 'swarm-list';
 
 type Expected =
@@ -127,14 +127,43 @@ const cases: Array<[method: string, url: string, expected: Expected]> = [
   ['GET', '/v4.0.0-dev/containers/json', { kind: 'unfiltered', path: '/v4.0.0-dev/containers/json' }],
   ['GET', '/VOLUMES', { kind: 'refuse', status: 404 }],
   // Podman's native API: refused while filtering, but for what names no container
-  ['GET', '/libpod/containers/json', { kind: 'unfiltered', path: '/libpod/containers/json' }],
-  ['GET', '/v4.0.0/libpod/containers/json?all=true', { kind: 'unfiltered', path: '/v4.0.0/libpod/containers/json', query: 'all=true' }],
-  ['GET', '/v4.3.1/libpod/containers/hidden/json', { kind: 'unfiltered', path: '/v4.3.1/libpod/containers/hidden/json' }],
+  ['GET', '/libpod/containers/json', { kind: 'containers-list', path: '/libpod/containers/json' }],
+  ['GET', '/v4.0.0/libpod/containers/json?all=true', { kind: 'containers-list', path: '/v4.0.0/libpod/containers/json', query: 'all=true' }],
+  ['GET', '/v4.3.1/libpod/containers/hidden/json', { kind: 'container', ref: 'hidden', action: 'json', version: '4.3.1' }],
   ['GET', '/v4.3.1/libpod/generate/hidden/kube', { kind: 'unfiltered', path: '/v4.3.1/libpod/generate/hidden/kube' }],
-  ['DELETE', '/libpod/containers/hidden', { kind: 'unfiltered', path: '/libpod/containers/hidden' }],
+  ['GET', '/v4.3.1/libpod/generate/kube?names=a', { kind: 'generate', path: '/v4.3.1/libpod/generate/kube', query: 'names=a' }],
+  ['GET', '/v4.3.1/libpod/generate/a/b/systemd', { kind: 'generate', path: '/v4.3.1/libpod/generate/a/b/systemd' }],
+  ['GET', '/v4.3.1/libpod/kube/generate', { kind: 'generate', path: '/v4.3.1/libpod/kube/generate' }],
+  ['POST', '/v4.3.1/libpod/kube/play', { kind: 'unfiltered', path: '/v4.3.1/libpod/kube/play' }],
+  ['DELETE', '/libpod/containers/hidden', { kind: 'container', ref: 'hidden', action: '' }],
+  ['DELETE', '/libpod/containers/a/b', { kind: 'unfiltered', path: '/libpod/containers/a/b' }],
+  ['GET', '/libpod/containers/hidden/exists', { kind: 'container', ref: 'hidden', action: 'exists' }],
   ['HEAD', '/libpod/containers/hidden/exists', { kind: 'unfiltered', path: '/libpod/containers/hidden/exists' }],
-  ['GET', '/libpod/%63ontainers/json', { kind: 'unfiltered', path: '/libpod/containers/json' }],
-  ['GET', '/x/../libpod/containers/json', { kind: 'unfiltered', path: '/libpod/containers/json' }],
+  ['GET', '/libpod/containers/a/b/healthcheck', { kind: 'container', ref: 'a/b', action: 'healthcheck' }],
+  ['POST', '/libpod/containers/x/mount', { kind: 'container', ref: 'x', action: 'mount' }],
+  ['GET', '/libpod/containers/showmounted', { kind: 'unfiltered', path: '/libpod/containers/showmounted' }],
+  ['GET', '/v4.3.1/libpod/containers/stats?containers=a', { kind: 'containers-stats', path: '/v4.3.1/libpod/containers/stats', query: 'containers=a' }],
+  ['POST', '/v4.3.1/libpod/containers/create', { kind: 'container-create', path: '/v4.3.1/libpod/containers/create' }],
+  ['POST', '/v4.3.1/libpod/containers/prune', { kind: 'containers-prune', path: '/v4.3.1/libpod/containers/prune' }],
+  ['GET', '/v4.3.1/libpod/exec/abc/json', { kind: 'exec', id: 'abc', action: 'json' }],
+  ['POST', '/v4.3.1/libpod/exec/abc/start', { kind: 'exec', id: 'abc', action: 'start' }],
+  ['GET', '/v4.3.1/libpod/pods/json', { kind: 'pods-list', path: '/v4.3.1/libpod/pods/json' }],
+  ['GET', '/v4.3.1/libpod/pods/stats?namesOrIDs=p', { kind: 'pods-stats', path: '/v4.3.1/libpod/pods/stats', query: 'namesOrIDs=p' }],
+  ['GET', '/v4.3.1/libpod/pods/p/top', { kind: 'pod', path: '/v4.3.1/libpod/pods/p/top' }],
+  ['DELETE', '/v4.3.1/libpod/pods/p', { kind: 'pod', path: '/v4.3.1/libpod/pods/p' }],
+  ['POST', '/v4.3.1/libpod/pods/create', { kind: 'unfiltered', path: '/v4.3.1/libpod/pods/create' }],
+  ['POST', '/v4.3.1/libpod/pods/prune', { kind: 'unfiltered', path: '/v4.3.1/libpod/pods/prune' }],
+  ['GET', '/v4.3.1/libpod/events?stream=false', { kind: 'events', path: '/v4.3.1/libpod/events', query: 'stream=false' }],
+  ['GET', '/v4.3.1/libpod/system/df', { kind: 'system-df', path: '/v4.3.1/libpod/system/df' }],
+  ['POST', '/v4.3.1/libpod/system/prune', { kind: 'unfiltered', path: '/v4.3.1/libpod/system/prune' }],
+  ['POST', '/v4.3.1/libpod/networks/n/connect', { kind: 'network-connect', path: '/v4.3.1/libpod/networks/n/connect' }],
+  ['GET', '/v4.3.1/libpod/networks/n/json', { kind: 'pass', path: '/v4.3.1/libpod/networks/n/json' }],
+  ['DELETE', '/v4.3.1/libpod/networks/n', { kind: 'unfiltered', path: '/v4.3.1/libpod/networks/n' }],
+  ['POST', '/v4.3.1/libpod/commit?container=a', { kind: 'commit', path: '/v4.3.1/libpod/commit', query: 'container=a' }],
+  ['GET', '/v4.3.1/libpod/images/json', { kind: 'unfiltered', path: '/v4.3.1/libpod/images/json' }],
+  ['GET', '/v4.3.1/libpod', { kind: 'unfiltered', path: '/v4.3.1/libpod' }],
+  ['GET', '/libpod/%63ontainers/json', { kind: 'containers-list', path: '/libpod/containers/json' }],
+  ['GET', '/x/../libpod/containers/json', { kind: 'containers-list', path: '/libpod/containers/json' }],
   ['GET', '/libpod/_ping', { kind: 'pass', path: '/libpod/_ping' }],
   ['HEAD', '/v4.0.0/libpod/_ping', { kind: 'pass', path: '/v4.0.0/libpod/_ping' }],
   ['GET', '/v4.3.1/libpod/version', { kind: 'pass', path: '/v4.3.1/libpod/version' }],
@@ -180,11 +209,14 @@ describe('classifyTarget', () => {
 describe('containerPath', () => {
   const id = 'c73b1f8f1f5c3e3f9243a0f786a32a30a7d7d6eff0fea59140476ffb64baa1a8';
   it.each([
-    [undefined, 'json', `/containers/${id}/json`],
-    ['1.41', 'attach/ws', `/v1.41/containers/${id}/attach/ws`],
-    ['1.41', '', `/v1.41/containers/${id}`],
-  ])('version %s action %s', (version, action, expected) => {
-    expect(containerPath(version === undefined ? undefined : parseApiVersion(version), id, action)).toBe(expected);
+    ['/containers/web-a/json', 'json', `/containers/${id}/json`],
+    ['/v1.41/containers/web-a/attach/ws', 'attach/ws', `/v1.41/containers/${id}/attach/ws`],
+    ['/v1.41/containers/web-a', '', `/v1.41/containers/${id}`],
+    ['/v4.3.1/libpod/containers/web-a/exists', 'exists', `/v4.3.1/libpod/containers/${id}/exists`],
+  ])('%s', (url, action, expected) => {
+    const target = classifyTarget(action === '' ? 'DELETE' : url.endsWith('attach/ws') || !url.includes('libpod') ? 'GET' : 'GET', url);
+    if (target.kind !== 'container') throw new Error(`${url} is not a container route`);
+    expect(containerPath(target, id, action)).toBe(expected);
   });
 });
 
