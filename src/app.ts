@@ -13,13 +13,12 @@ import { createExecResolver } from './exec-gate.js';
 import { classifyTarget } from './docker/target.js';
 import { admit, longLived } from './routes.js';
 import { envProfileSet, type ProfileSet } from './profiles.js';
-import { auditView, sameRules, type Profile } from './profile.js';
+import { auditView, DEFAULT_PROFILE, sameRules, type Profile } from './profile.js';
 import { allowedSource, resolveClient } from './edge/client.js';
 import { createHijack } from './hijack.js';
 import type { Sieve } from './sieve.js';
 import type { Server as HttpsServer } from 'node:https';
 import type { Server } from 'node:http';
-import { createMetrics, startMetricsServer } from './metrics.js';
 import { createClientAllowlist } from './allow-from.js';
 import { httpsServerOptions, watchTlsFiles } from './tls.js';
 
@@ -50,7 +49,9 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   const execs = createExecResolver({ upstream, resolver, lookupTimeoutMs: config.timeouts.lookupMs });
   const allowlist = createClientAllowlist(config.allowFrom, log);
   await allowlist.refresh();
-  const metrics = config.metricsPort === undefined ? undefined : createMetrics(() => resolver.stats);
+  // prom-client is loaded only when metrics are asked for: it costs memory every process would pay.
+  const metricsModule = config.metricsPort === undefined ? undefined : await import('./metrics.js');
+  const metrics = metricsModule?.createMetrics(() => resolver.stats);
   if (metrics !== undefined) upstream.onTiming = (kind, seconds) => metrics.observeUpstream(kind, seconds);
   const context: Sieve = { config, current: () => current, upstream, resolver, execs, allowlist, metrics };
   app.decorate('sieve', context);
@@ -58,7 +59,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   if (metrics !== undefined) {
     let metricsServer: Server | undefined;
     app.addHook('onReady', async () => {
-      metricsServer = await startMetricsServer(metrics, config.metricsPort!, config.listenAddress, log);
+      metricsServer = await metricsModule!.startMetricsServer(metrics, config.metricsPort!, config.listenAddress, log);
     });
     app.addHook('onClose', async () => {
       metricsServer?.closeAllConnections();
@@ -118,7 +119,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
 
   for (const profile of current.profiles.values()) {
     if (!profile.policy.filtering) {
-      const what = options.profiles === undefined ? 'neither CONTAINER_NAMES nor CONTAINER_LABELS is set' : `profile ${profile.name} sets neither names nor labels`;
+      const what = current.profiles.size === 1 && profile.name === DEFAULT_PROFILE ? 'neither CONTAINER_NAMES nor CONTAINER_LABELS is set' : `profile ${profile.name} sets neither names nor labels`;
       app.log.warn(`${what}: every container is visible`);
     }
   }

@@ -10,10 +10,6 @@ import { ConfigFileError } from './config/file.js';
 import { needsRestart, watchConfigFile } from './config/reload.js';
 import { describeListener, startListeners, type RunningListener } from './edge/listeners.js';
 import { parseInvocation, usage, UsageError, withFlags, type Invocation } from './cli/args.js';
-import { runHealthcheck } from './cli/healthcheck.js';
-import { runPreview } from './cli/preview.js';
-import { runHashToken } from './cli/hash-token.js';
-import { runValidate } from './cli/validate.js';
 import type { Logger } from 'pino';
 import { formatIssue } from './config/file.js';
 
@@ -77,6 +73,8 @@ async function main(): Promise<void> {
   }
   // Needs no configuration: a token in, its SHA-256 out.
   if (invocation.command === 'hash-token') {
+    // Each command's module is loaded when it runs: `serve` needs none of them.
+    const { runHashToken } = await import('./cli/hash-token.js');
     process.exitCode = await runHashToken(process.stdin, (text) => process.stdout.write(text), (text) => process.stderr.write(text));
     return;
   }
@@ -89,16 +87,19 @@ async function main(): Promise<void> {
   }
   const env = withFlags(fileEnv, invocation.flags);
   if (invocation.command === 'validate') {
+    const { runValidate } = await import('./cli/validate.js');
     process.exitCode = runValidate(env, { write: (text) => process.stdout.write(text), writeError: (text) => process.stderr.write(text) });
     return;
   }
   let settings = loadSettingsOrExit(env);
   const config = settings.config;
   if (invocation.command === 'healthcheck') {
+    const { runHealthcheck } = await import('./cli/healthcheck.js');
     process.exitCode = await runHealthcheck(settings, (text) => process.stderr.write(text));
     return;
   }
   if (invocation.command === 'preview') {
+    const { runPreview } = await import('./cli/preview.js');
     process.exitCode = await runPreview(settings, env, { json: invocation.json, profile: invocation.profile }, {
       write: (text) => process.stdout.write(text),
       writeError: (text) => process.stderr.write(text),

@@ -5,9 +5,8 @@
 // and TLS files of the file's listeners that cannot be read. Without a file, the environment is checked as
 // `serve` checks it (one problem, naming the variable). On success a short summary goes to stdout.
 import { readFileSync } from 'node:fs';
-import { LineCounter, isMap, isScalar, parseDocument } from 'yaml';
 import { ConfigError, type Env } from '../config.js';
-import { ConfigFileError, formatIssue, loadConfigFile, resolveTokens, type ConfigFile, type ConfigFileIssue } from '../config/file.js';
+import { ConfigFileError, formatIssue, loadConfigFile, yaml, resolveTokens, type ConfigFile, type ConfigFileIssue } from '../config/file.js';
 import { loadSettings, SettingClash, type Settings } from '../config/load.js';
 import { describeListener } from '../edge/listeners.js';
 import { describeAccess } from '../gates/access.js';
@@ -28,12 +27,12 @@ export type ValidateResult = { readonly ok: true; readonly settings: Settings } 
 
 /** Where a top-level key is written in the file (1-based), or line 0 when it cannot be found. */
 function topLevelKeyPosition(text: string, key: string): { line: number; column: number } {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: false, version: '1.2' });
-  if (!isMap(doc.contents)) return { line: 0, column: 0 };
+  const lineCounter = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter, uniqueKeys: false, version: '1.2' });
+  if (!yaml().isMap(doc.contents)) return { line: 0, column: 0 };
   for (const pair of doc.contents.items) {
     const node = pair.key;
-    if (isScalar(node) && String(node.value) === key && node.range !== undefined && node.range !== null) {
+    if (yaml().isScalar(node) && String(node.value) === key && node.range !== undefined && node.range !== null) {
       const { line, col } = lineCounter.linePos(node.range[0]);
       return { line, column: col };
     }

@@ -21,8 +21,10 @@
 //     is the decimal 660 in YAML 1.2, above 0o777, and so an error that says so.
 //   - Paths (token_file, tls, socket) are kept as written; a relative one is relative to the working directory.
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { createRequire } from 'node:module';
+import type { ErrorObject } from 'ajv';
+import type * as Yaml from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import { parseAllowEntry } from '../allow-from.js';
 import { ConfigError, parseLabelRules, parseProxyUrl, type LabelRule, type TlsFiles } from '../config.js';
 import { digestToken, normaliseFingerprint } from '../edge/identity.js';
@@ -278,7 +280,7 @@ class Converter {
   convert(node: unknown, pointer: string, display: string, keyOffset: number | undefined, fallback: number, ancestors: readonly unknown[]): Plain {
     const range = (node as { range?: [number, number, number] } | null)?.range;
     // An empty value (`key:` and nothing) is where its key is.
-    const empty = range === undefined || (isScalar(node) && node.value === null && range[0] === range[1]);
+    const empty = range === undefined || (yaml().isScalar(node) && node.value === null && range[0] === range[1]);
     const offset = empty ? (keyOffset ?? range?.[0] ?? fallback) : range[0];
     this.index.set(pointer, { display, offset, keyOffset, end: range?.[2] ?? offset });
     if (++this.nodes > MAX_NODES) {
@@ -286,7 +288,7 @@ class Converter {
       return null;
     }
     if (node === null || node === undefined) return null;
-    if (isAlias(node)) {
+    if (yaml().isAlias(node)) {
       const target = node.resolve(this.doc);
       if (target === undefined) {
         this.problems.push({ pointer, message: `alias *${node.source} has no anchor before it`, atKey: false, broken: true });
@@ -301,24 +303,24 @@ class Converter {
       this.index.set(pointer, { display, offset, keyOffset, end: range?.[2] ?? offset });
       return value;
     }
-    if (isScalar(node)) {
+    if (yaml().isScalar(node)) {
       const value = node.value;
       if (value === null || typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number') return value;
       this.problems.push({ pointer, message: 'unsupported value (a plain string, number, true/false or a list/mapping of them)', atKey: false, broken: true });
       return null;
     }
     const inside = [...ancestors, node];
-    if (isSeq(node)) {
+    if (yaml().isSeq(node)) {
       return node.items.map((item, i) => this.convert(item, `${pointer}/${i}`, childDisplay(display, i), undefined, offset, inside));
     }
-    if (isMap(node)) {
+    if (yaml().isMap(node)) {
       const result: PlainMap = Object.create(null) as PlainMap;
       const firstAt = new Map<string, number>();
       for (const pair of node.items) {
         const keyNode = pair.key as unknown;
         const keyStart = (keyNode as { range?: [number, number, number] } | null)?.range?.[0] ?? offset;
         let key: string;
-        if (isScalar(keyNode) && keyNode.value !== null && typeof keyNode.value !== 'object') {
+        if (yaml().isScalar(keyNode) && keyNode.value !== null && typeof keyNode.value !== 'object') {
           key = String(keyNode.value);
         } else {
           this.problems.push({ pointer, message: 'a key must be a plain string', atKey: false, offset: keyStart });
@@ -348,10 +350,20 @@ class Converter {
 // ---------------------------------------------------------------------------------------------------------------
 // The schema, compiled once
 
-let compiled: ReturnType<Ajv['compile']> | undefined;
+// The YAML parser and the schema validator are loaded on the first config file, not at start-up: without
+// CONFIG_FILE they would only cost memory (about 20 MB of RSS between them).
+const load = createRequire(import.meta.url);
+let yamlModule: typeof Yaml | undefined;
+/** The `yaml` package, loaded on first use. */
+export function yaml(): typeof Yaml {
+  return (yamlModule ??= load('yaml') as typeof Yaml);
+}
 
-function schemaValidator(): ReturnType<Ajv['compile']> {
+let compiled: ReturnType<InstanceType<typeof import('ajv').Ajv>['compile']> | undefined;
+
+function schemaValidator(): ReturnType<InstanceType<typeof import('ajv').Ajv>['compile']> {
   if (compiled === undefined) {
+    const { Ajv } = load('ajv') as typeof import('ajv');
     const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true });
     // Our messages, per failing keyword (an annotation: ajv does not validate with it).
     ajv.addKeyword({ keyword: 'hint', schemaType: 'object' });
@@ -642,9 +654,9 @@ function build(root: PlainMap, position: (pointer: string) => SourcePosition): C
 
 /** Pure: the text of a configuration file → a frozen ConfigFile, or a ConfigFileError with every problem. */
 export function parseConfigFile(text: string, fileName: string): ConfigFile {
-  const lineCounter = new LineCounter();
+  const lineCounter = new (yaml().LineCounter)();
   // uniqueKeys: false: duplicate keys are found (with their path) by the converter below.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, version: '1.2' });
+  const doc = yaml().parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, version: '1.2' });
   const at = (offset: number): { line: number; column: number } => {
     const { line, col } = lineCounter.linePos(offset);
     return { line: Math.max(1, line), column: Math.max(1, col) };
