@@ -2,6 +2,7 @@
 // figure against a baseline measured in the same run, A/B interleaved, and writes the same rows as JSON.
 //
 //   npx tsx bench/run.ts [--quick] [--skip-real-chain] [--json bench/results.json]
+//   npx tsx bench/scenarios/profiles.ts [--quick] [--rounds N]   (the profiles row of issue 11 alone)
 //
 // Upstreams: (a) the real chain, a private dockerd behind HAProxy with 100 busybox containers (`--network none`,
 // half of them visible), which needs root, dockerd, HAProxy and busybox-static as the integration suite does;
@@ -18,6 +19,7 @@ import { listFilterScenario } from './scenarios/list-filter.js';
 import { gate, listLatency, passThrough } from './scenarios/http.js';
 import { firstByteScenario, memoryScenario } from './scenarios/memory.js';
 import { eventsScenario } from './scenarios/events.js';
+import { profilesScenario } from './scenarios/profiles.js';
 import { startBareProxy } from './support/bare-proxy.js';
 import { startHaproxyHop, startTcpPipe, type HopReference } from './support/hop-references.js';
 
@@ -125,6 +127,8 @@ async function staticUpstreamScenarios(): Promise<void> {
   );
   await stopped(bare);
   await stopped(sieve);
+  // Issue 11: ten profiles and twenty clients against one, CONFIG_FILE processes in front of the same upstream.
+  rows.push(...(await profilesScenario({ upstreamUrl: upstream.url, names, rounds: quick ? 3 : 9, amount: quick ? 1000 : 2500, started, stopped }, log)));
   await stopped(upstream);
 
   // GET /containers/json at four sizes: docker-sieve's own cost, for context.

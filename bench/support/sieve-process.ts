@@ -34,11 +34,20 @@ function procStatusBytes(pid: number, field: string): number {
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
 }
 
+export interface SieveProcessOptions {
+  /**
+   * The loopback port it listens on, for a CONFIG_FILE with `listeners`: then PORT and LISTEN_ADDRESS are left out
+   * of its environment (the file owns them) and the file must have a plain listener on 127.0.0.1 at this port.
+   */
+  filePort?: number;
+}
+
 /** `nodeArgs` go before the entry point, e.g. `--cpu-prof` to find out where the time goes. */
-export async function startSieveProcess(env: Record<string, string>, nodeArgs: string[] = []): Promise<SieveProcess> {
-  const port = await freeLoopbackPort();
+export async function startSieveProcess(env: Record<string, string>, nodeArgs: string[] = [], options: SieveProcessOptions = {}): Promise<SieveProcess> {
+  const port = options.filePort ?? (await freeLoopbackPort());
+  const listenEnv = options.filePort === undefined ? { LISTEN_ADDRESS: '127.0.0.1', PORT: String(port) } : {};
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ENTRY], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', LISTEN_ADDRESS: '127.0.0.1', PORT: String(port), ...env },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...listenEnv, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
