@@ -17,6 +17,7 @@ import { eventsRoute } from './filters/events.js';
 import { containerRefsRoute } from './filters/container-refs.js';
 import { containersPruneRoute } from './filters/containers-prune.js';
 import { scrubbedInspectRoute } from './filters/scrubbed-inspect.js';
+import { containersStatsRoute } from './filters/containers-stats.js';
 
 export type Handler<K extends Target['kind'] = Target['kind']> = (
   sieve: Sieve,
@@ -56,7 +57,7 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   exec: execRoute,
   'swarm-list': swarmListRoute,
   'swarm-object': swarmObjectRoute,
-  'containers-stats': (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
+  'containers-stats': containersStatsRoute,
   generate: (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
   'pods-list': (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
   'pods-stats': (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
@@ -64,7 +65,10 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
 };
 
 /** Kinds whose handler reads Podman's native answers and bodies; a libpod target of another kind is refused. */
-const LIBPOD_HANDLED: ReadonlySet<Target['kind']> = new Set(['refuse', 'pass', 'unfiltered', 'container', 'exec', 'containers-list', 'containers-prune']);
+const LIBPOD_HANDLED: ReadonlySet<Target['kind']> = new Set([
+  'refuse', 'pass', 'unfiltered', 'container', 'exec', 'containers-list', 'containers-prune', 'events', 'system-df',
+  'containers-stats', 'container-create', 'network-connect', 'commit',
+]);
 
 function refuseLibpod(sieve: Sieve, target: Target, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   request.decision = 'refused';
@@ -116,7 +120,7 @@ export function admit(profile: Profile, method: string, target: Target): Admissi
  * started with.
  */
 export function longLived(target: Target): boolean {
-  if (target.kind === 'events') return true;
+  if (target.kind === 'events' || target.kind === 'containers-stats') return true;
   if (target.kind === 'container') return LONG_LIVED_ACTIONS.has(target.action);
   return target.kind === 'swarm-object' && target.action === 'logs';
 }
