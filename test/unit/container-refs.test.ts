@@ -21,7 +21,20 @@ describe('refsInCreateBody', () => {
     [{ HostConfig: null }, []],
     [[], []],
   ])('%j → %j', (body, refs) => {
-    expect(refsInCreateBody(body)).toEqual(refs);
+    expect(refsInCreateBody(JSON.stringify(body))).toEqual(refs);
+  });
+
+  // The daemon decodes with Go's encoding/json: Unicode folding of field names, and a duplicate key merged into
+  // what an earlier one set (JSON.parse would keep only the last). Both were ways past the gate.
+  it.each([
+    ['{"Ho\u017ftConfig":{"NetworkMode":"container:db"}}', ['db']],
+    ['{"HostConfig":{"Link\u017f":["db:x"]}}', ['db']],
+    ['{"HostConfig":{"NetworkMode":"container:db"},"HostConfig":{}}', ['db']],
+    ['{"HostConfig":{"NetworkMode":"container:db"},"HostConfig":{"NetworkMode":"container:web"}}', ['db', 'web']],
+    ['{"NetworkingConfig":{"Endpoint\u017fConfig":{"n":{"Links":["db:a"]}}}}', ['db']],
+    ['{"NetworkingConfig":{"EndpointsConfig":{"n":{"Links":["db:a"]},"n":{}}}}', ['db']],
+  ])('%s → %j', (text, refs) => {
+    expect(refsInCreateBody(text)).toEqual(refs);
   });
 });
 
@@ -31,7 +44,12 @@ describe('refsInConnectBody and refsInQuery', () => {
     [{ container: 'db', EndpointConfig: {} }, ['db']],
     [{}, []],
   ])('connect %j → %j', (body, refs) => {
-    expect(refsInConnectBody(body)).toEqual(refs);
+    expect(refsInConnectBody(JSON.stringify(body))).toEqual(refs);
+  });
+
+  it('connect: every spelling and duplicate of Container counts', () => {
+    expect(refsInConnectBody('{"Container":"db","Container":"web"}')).toEqual(['db', 'web']);
+    expect(refsInConnectBody('{"Contai\u212Aner":"db"}')).toEqual([]);
   });
 
   it.each([
