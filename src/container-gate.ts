@@ -3,7 +3,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from './sieve.js';
 import { containerPath, type Target } from './docker/target.js';
-import { dockerError, libpodContainerDoesNotExist, noSuchContainer } from './docker/errors.js';
+import { dockerError, noSuchContainer } from './docker/errors.js';
+import { forwardAsMissing, unusedName } from './filters/as-missing.js';
 import { forward, readBody, sendDockerError, sendUpstreamStream, type UpstreamResponse } from './forward.js';
 import type { ResolvedContainer } from './resolver.js';
 import { sendLookupFailure } from './lookup.js';
@@ -37,9 +38,13 @@ export async function containerRoute(
     return;
   }
   if (resolution.kind === 'missing' || !profile.policy.visibleContainer(resolution.container)) {
+    if (target.api === 'libpod') {
+      const placeholder = unusedName();
+      forwardAsMissing(reply, sieve, target.version, containerPath(target, placeholder, target.action), target.query, { ref: target.ref, placeholder });
+      return;
+    }
     request.decision = 'hidden';
-    const missing = target.api === 'libpod' && target.action === 'exists' ? libpodContainerDoesNotExist() : noSuchContainer(target.ref, target.version, target.api);
-    sendDockerError(reply, upstream, missing);
+    sendDockerError(reply, upstream, noSuchContainer(target.ref, target.version, target.api));
     return;
   }
   const container = resolution.container;

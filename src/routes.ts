@@ -18,6 +18,8 @@ import { containerRefsRoute } from './filters/container-refs.js';
 import { containersPruneRoute } from './filters/containers-prune.js';
 import { scrubbedInspectRoute } from './filters/scrubbed-inspect.js';
 import { containersStatsRoute } from './filters/containers-stats.js';
+import { podRoute, podsListRoute, podsStatsRoute } from './filters/pods.js';
+import { generateRoute } from './filters/generate.js';
 
 export type Handler<K extends Target['kind'] = Target['kind']> = (
   sieve: Sieve,
@@ -58,16 +60,16 @@ const ROUTES: { [K in Target['kind']]: Handler<K> } = {
   'swarm-list': swarmListRoute,
   'swarm-object': swarmObjectRoute,
   'containers-stats': containersStatsRoute,
-  generate: (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
-  'pods-list': (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
-  'pods-stats': (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
-  pod: (sieve, target, request, reply) => refuseLibpod(sieve, target, request, reply),
+  generate: generateRoute,
+  'pods-list': podsListRoute,
+  'pods-stats': podsStatsRoute,
+  pod: podRoute,
 };
 
 /** Kinds whose handler reads Podman's native answers and bodies; a libpod target of another kind is refused. */
 const LIBPOD_HANDLED: ReadonlySet<Target['kind']> = new Set([
   'refuse', 'pass', 'unfiltered', 'container', 'exec', 'containers-list', 'containers-prune', 'events', 'system-df',
-  'containers-stats', 'container-create', 'network-connect', 'commit',
+  'containers-stats', 'container-create', 'network-connect', 'commit', 'generate', 'pods-list', 'pods-stats', 'pod',
 ]);
 
 function refuseLibpod(sieve: Sieve, target: Target, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -91,6 +93,9 @@ export function routeFor(profile: Profile, target: Target, method: string): Hand
     if (target.kind === 'exec' && target.action === 'json') return scrubbedInspectRoute as Handler;
     if (target.kind === 'swarm-list') return ROUTES['swarm-list'] as Handler;
     if (target.kind === 'swarm-object' && method === 'GET' && target.action === '') return ROUTES['swarm-object'] as Handler;
+    // Podman's: generate exports env and command lines (refused with SCRUB_ENVS), a pod inspect its CreateCommand.
+    if (target.kind === 'generate') return ROUTES.generate as Handler;
+    if (target.kind === 'pod' && target.action === 'json') return ROUTES.pod as Handler;
   }
   return pass;
 }

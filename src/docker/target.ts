@@ -304,7 +304,16 @@ const LIBPOD_FAMILIES: Readonly<Record<string, (context: FamilyContext) => Targe
     return libpodRefused(path, version, query);
   },
   commit: (c) => (c.method === 'POST' && c.rest.length === 0 ? { kind: 'commit', path: c.path, version: c.version, query: c.query, api: c.api } : libpodRefused(c.path, c.version, c.query)),
+  // Images and volumes, as they pass on the Docker-compatible API: `podman run` pulls (or checks) its image
+  // first. Not DELETE: Podman's forced removal of an image or volume removes the containers that use it.
+  images: imagesOrVolumes,
+  // Volumes list no container; `podman inspect` asks for one of the name when no container has it.
+  volumes: imagesOrVolumes,
 };
+
+function imagesOrVolumes({ method, path, version, query, api }: FamilyContext): Target {
+  return method === 'GET' || method === 'HEAD' || method === 'POST' ? { kind: 'pass', path, version, query, api } : libpodRefused(path, version, query);
+}
 
 export const PLAY_KUBE_REFUSED =
   'docker-sieve: kube play is refused while container filters are active, because it can replace containers by name';

@@ -11,11 +11,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { Sieve } from '../sieve.js';
-import { encodePath, LIBPOD_REFUSED, type Target } from '../docker/target.js';
+import { LIBPOD_REFUSED, type Target } from '../docker/target.js';
 import { dockerError, noSuchContainer } from '../docker/errors.js';
 import { forward, readBody, sendDockerError } from '../forward.js';
-import { LookupError, readLookupBody, relayLookupError, sendLookupFailure } from '../lookup.js';
-import { LIBPOD_LOOKUP_BASE } from '../resolver.js';
+import { sendLookupFailure } from '../lookup.js';
+import { bodyNaming, forwardAsMissing, unusedName } from './as-missing.js';
+import { judgePod as judgePodMembers, lookupPod } from '../pod-lookup.js';
 
 /** Bodies larger than this are not judged; create and connect bodies are a few KB. */
 export const MAX_JUDGED_BODY = 1024 * 1024;
@@ -122,7 +123,14 @@ export function refsInQuery(kind: 'build' | 'commit', query: string): string[] {
 type RefTarget = Extract<Target, { kind: 'container-create' | 'network-connect' | 'build' | 'commit' }>;
 
 /** Judges every ref; sends the refusal itself and returns undefined when one may not be used. */
-async function judgeRefs(sieve: Sieve, target: RefTarget, reply: FastifyReply, refs: string[]): Promise<Map<string, string> | undefined> {
+async function judgeRefs(
+  sieve: Sieve,
+  target: RefTarget,
+  reply: FastifyReply,
+  refs: string[],
+  /** Answers for a hidden or missing ref instead of docker-sieve's own 404 (libpod: as-missing.ts). */
+  onHidden?: (ref: string) => void,
+): Promise<Map<string, string> | undefined> {
   const ids = new Map<string, string>();
   const api = target.api;
   for (const ref of refs) {
@@ -140,7 +148,8 @@ async function judgeRefs(sieve: Sieve, target: RefTarget, reply: FastifyReply, r
     }
     if (resolution.kind === 'missing' || !reply.request.profile.policy.visibleContainer(resolution.container)) {
       reply.request.decision = 'hidden';
-      sendDockerError(reply, sieve.upstream, noSuchContainer(ref, target.version, api));
+      if (onHidden !== undefined) onHidden(ref);
+      else sendDockerError(reply, sieve.upstream, noSuchContainer(ref, target.version, api));
       return undefined;
     }
     ids.set(ref, resolution.container.id);
@@ -483,8 +492,12 @@ async function libpodRefsRoute(sieve: Sieve, target: LibpodTarget, request: Fast
       return;
     }
   }
-  if ((await judgeRefs(sieve, target, reply, containers)) === undefined) return;
-  if (pod !== '' && !(await judgePod(sieve, target, reply, pod))) return;
+  const asMissing = (ref: string): void => {
+    const placeholder = unusedName();
+    forwardAsMissing(reply, sieve, target.version, target.path, target.query, { ref, placeholder, body: bodyNaming(body, ref, placeholder) });
+  };
+  if ((await judgeRefs(sieve, target, reply, containers, asMissing)) === undefined) return;
+  if (pod !== '' && !(await judgePod(sieve, target, reply, pod, body))) return;
   request.decision = 'passed';
   forward(reply, sieve.upstream, target.version, target.path, target.query, {
     body,
@@ -492,58 +505,35 @@ async function libpodRefsRoute(sieve: Sieve, target: LibpodTarget, request: Fast
   });
 }
 
-const FULL_ID = /^[0-9a-f]{64}$/;
-
-interface PodInspect {
-  Containers?: unknown;
-  InfraContainerID?: unknown;
-}
-
 /**
  * A container joining `pod` shares its namespaces and sits beside its containers: every one but the infra
  * container must be visible. Sends the refusal (or lookup failure) itself and returns false; true to go on,
  * including for a pod Podman does not have (it answers that itself).
  */
-async function judgePod(sieve: Sieve, target: LibpodTarget, reply: FastifyReply, pod: string): Promise<boolean> {
+/**
+ * May a new container join `pod`? Only if every container in it is visible (joining shares their namespaces).
+ * A pod with no visible container is answered as a missing one; a missing one, Podman answers.
+ */
+async function judgePod(sieve: Sieve, target: LibpodTarget, reply: FastifyReply, pod: string, body: Buffer): Promise<boolean> {
   if (UNNAMEABLE.has(pod)) return true;
-  const members: string[] = [];
+  let verdict;
   try {
-    const path = encodePath([...LIBPOD_LOOKUP_BASE.split('/').filter(Boolean), 'pods', pod, 'json']);
-    const answer = await readLookupBody(sieve.upstream, path, sieve.config.timeouts.lookupMs);
-    if (answer.status === 404) return true;
-    relayLookupError(answer);
-    if (answer.status !== 200) throw new LookupError(`pod lookup answered ${answer.status}`);
-    let inspect: PodInspect;
-    try {
-      inspect = JSON.parse(answer.body.toString('utf8')) as PodInspect;
-    } catch {
-      throw new LookupError('pod lookup answered malformed JSON');
-    }
-    const infra = inspect?.InfraContainerID ?? '';
-    const list = inspect?.Containers ?? [];
-    if (typeof infra !== 'string' || !Array.isArray(list)) throw new LookupError('pod lookup answered an unexpected shape');
-    for (const member of list as Array<{ Id?: unknown } | null>) {
-      const id = member?.Id;
-      if (typeof id !== 'string' || !FULL_ID.test(id)) throw new LookupError('pod lookup answered an unexpected shape');
-      if (id !== infra) members.push(id);
-    }
-    for (const id of members) {
-      const resolution = await sieve.resolver.resolveContainerRef(id, 'libpod');
-      // Gone since the pod was inspected: nothing left to sit beside.
-      if (resolution.kind === 'missing') continue;
-      if (!reply.request.profile.policy.visibleContainer(resolution.container)) {
-        reply.request.decision = 'refused';
-        sendDockerError(
-          reply,
-          sieve.upstream,
-          dockerError(403, `docker-sieve: pod ${pod} holds containers this profile cannot see, so no container may join it`, target.version),
-        );
-        return false;
-      }
-    }
-    return true;
+    const facts = await lookupPod(sieve.upstream, pod, sieve.config.timeouts.lookupMs);
+    if (facts === undefined) return true;
+    verdict = await judgePodMembers(sieve.resolver, reply.request.profile.policy, facts);
   } catch (error) {
     sendLookupFailure(reply, sieve.upstream, error as Error, target.version);
     return false;
   }
+  if (!verdict.visible) {
+    const placeholder = unusedName();
+    forwardAsMissing(reply, sieve, target.version, target.path, target.query, { ref: pod, placeholder, body: bodyNaming(body, pod, placeholder) });
+    return false;
+  }
+  if (!verdict.whole) {
+    reply.request.decision = 'refused';
+    sendDockerError(reply, sieve.upstream, dockerError(403, `docker-sieve: pod ${pod} holds containers this profile cannot see, so no container may join it`, target.version));
+    return false;
+  }
+  return true;
 }

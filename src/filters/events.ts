@@ -21,11 +21,11 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Policy } from '../policy.js';
-import { LIBPOD_LOOKUP_BASE, LookupError, type Resolver } from '../resolver.js';
+import type { Resolver } from '../resolver.js';
+import { lookupPod } from '../pod-lookup.js';
 import type { Sieve } from '../sieve.js';
 import type { Upstream } from '../upstream.js';
-import { encodePath, type Api, type Target } from '../docker/target.js';
-import { readLookupBody } from '../lookup.js';
+import type { Api, Target } from '../docker/target.js';
 import { LineSplitter } from '../stream/lines.js';
 import { fetchForFilter, sendFiltered, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
 
@@ -72,6 +72,8 @@ export function eventSubject(event: DockerEvent, api: Api = 'docker'): EventSubj
     return { kind: 'container', id, name, labels };
   }
   if (typeof attributes.container === 'string') return { kind: 'container-ref', id: attributes.container };
+  // Docker has no pods; Podman's Docker-compatible stream sends their events all the same.
+  if (event.Type === 'pod') return typeof event.Actor?.ID === 'string' && event.Actor.ID !== '' ? { kind: 'pod', id: event.Actor.ID } : { kind: 'unknown' };
   return { kind: 'none' };
 }
 
@@ -273,30 +275,16 @@ export async function eventsRoute(
     return;
   }
   const summary: EventsSummary = { kept: 0, seen: 0 };
-  const options: EventsOptions =
-    target.api === 'libpod'
-      ? { api: 'libpod', podMembers: (id) => lookupPodMembers(upstream, id, sieve.config.timeouts.lookupMs) }
-      : {};
+  const podMembers = (id: string) => lookupPodMembers(upstream, id, sieve.config.timeouts.lookupMs);
+  const options: EventsOptions = { api: target.api, podMembers };
   sendFiltered(request, reply, response, filterEvents(policy, resolver, summary, options), summary);
 }
 
-/** The containers of a pod, from Podman's pod inspect; undefined when there is no such pod. Throws LookupError. */
+/**
+ * The members of a pod but its infra container (a pod is visible by those, as in pod-lookup.ts); undefined when
+ * there is no such pod. Throws LookupError.
+ */
 export async function lookupPodMembers(upstream: Upstream, id: string, timeoutMs: number): Promise<PodMember[] | undefined> {
-  const path = encodePath([...LIBPOD_LOOKUP_BASE.split('/').filter(Boolean), 'pods', id, 'json']);
-  const { status, body } = await readLookupBody(upstream, path, timeoutMs);
-  if (status === 404) return undefined;
-  if (status !== 200) throw new LookupError(`pod lookup answered ${status}`);
-  let inspect: { Containers?: unknown } | null;
-  try {
-    inspect = JSON.parse(body.toString('utf8')) as { Containers?: unknown } | null;
-  } catch {
-    throw new LookupError('pod lookup answered malformed JSON');
-  }
-  const containers = inspect?.Containers ?? [];
-  if (!Array.isArray(containers)) throw new LookupError('pod lookup answered an unexpected shape');
-  return containers.map((container: unknown) => {
-    const { Id: memberId, Name: name } = (container ?? {}) as { Id?: unknown; Name?: unknown };
-    if (typeof memberId !== 'string' || typeof name !== 'string') throw new LookupError('pod lookup answered an unexpected shape');
-    return { id: memberId, name };
-  });
+  const pod = await lookupPod(upstream, id, timeoutMs);
+  return pod?.members.filter((member) => member.id !== pod.infraId);
 }

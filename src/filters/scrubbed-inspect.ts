@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
 import { forward, readBody, sendUpstreamStream, type UpstreamResponse } from '../forward.js';
-import { scrubContainerInspect } from './container-inspect.js';
+import { scrubContainerInspect, scrubLibpodInspect } from './container-inspect.js';
 import { scrubExecInspect } from './exec-inspect.js';
 
 /** Inspects are small; anything larger is not what we expect and is refused. */
@@ -30,7 +30,7 @@ export function scrubbedInspectRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
-  const scrub = target.kind === 'container' ? scrubContainerInspect : scrubExecInspect;
+  const scrub = target.kind === 'exec' ? scrubExecInspect : target.api === 'libpod' ? scrubLibpodInspect : scrubContainerInspect;
   request.decision = 'scrubbed';
   forward(reply, sieve.upstream, target.version, target.path, target.query, {
     onResponse: (reply, response) => sendScrubbed(reply, response, scrub),

@@ -38,6 +38,7 @@ const idOf = (name: string) => list.find((c) => c.Names[0] === name)!.Id;
 const podInspect = JSON.parse(fixture('libpod-pod-inspect-media-pod.json').toString('utf8')) as {
   Id: string;
   Name: string;
+  InfraContainerID: string;
   Containers: Array<{ Id: string; Name: string }>;
 };
 const POD_ID = podInspect.Id;
@@ -359,10 +360,12 @@ describe('lookupPodMembers and eventsRoute against a scripted Podman', () => {
     await upstream.close();
   });
 
-  it('lookupPodMembers reads the containers of a pod, undefined for a missing one, and throws on a bad answer', async () => {
+  it('lookupPodMembers reads the containers of a pod but its infra container, undefined for a missing one, and throws on a bad answer', async () => {
     const up = createUpstream(parseConfig({ PROXY_URL: upstream.url }).upstream, {});
     try {
-      expect(await lookupPodMembers(up, POD_ID, 2000)).toEqual(podInspect.Containers.map((c) => ({ id: c.Id, name: c.Name })));
+      expect(await lookupPodMembers(up, POD_ID, 2000)).toEqual(
+        podInspect.Containers.filter((c) => c.Id !== podInspect.InfraContainerID).map((c) => ({ id: c.Id, name: c.Name })),
+      );
       expect(await lookupPodMembers(up, 'nope', 2000)).toBeUndefined();
       await expect(lookupPodMembers(up, 'broken', 2000)).rejects.toThrow(/unexpected shape/);
       expect(upstream.requests.map((r) => r.url)).toContain(`/v4.0.0/libpod/pods/${POD_ID}/json`);

@@ -131,3 +131,20 @@ describe('with no filters and SCRUB_ENVS', () => {
     expect(response.body).not.toContain('hunter2');
   });
 });
+
+describe("with no filters and SCRUB_ENVS, Podman's native API", () => {
+  it('libpod inspect loses Config.Env and Config.CreateCommand; generate is refused; a pod inspect loses its CreateCommand', async () => {
+    const id = 'a'.repeat(64);
+    upstream.on('GET', '/v4.3.1/libpod/containers/web/json', json(200, { Id: id, Name: 'web', Config: { Env: ['SECRET=hunter2'], CreateCommand: ['podman', 'run', '--env', 'SECRET=hunter2'] } }));
+    upstream.on('GET', /\/libpod\/pods\/(p|b{64})\/json$/, json(200, { Id: 'b'.repeat(64), Name: 'p', InfraContainerID: '', Containers: [], CreateCommand: ['podman', 'pod', 'create', '--label', 'x=hunter2'] }));
+    upstream.on('GET', /generate/, json(200, 'SECRET: hunter2'));
+    const sieve = await start({ SCRUB_ENVS: 'true' });
+    const inspect = await sieve.inject({ method: 'GET', url: '/v4.3.1/libpod/containers/web/json' });
+    expect(inspect.json().Config).toEqual({ Env: [], CreateCommand: [] });
+    const generate = await sieve.inject({ method: 'GET', url: '/v4.3.1/libpod/generate/kube?names=web' });
+    expect(generate.statusCode).toBe(403);
+    const pod = await sieve.inject({ method: 'GET', url: '/v4.3.1/libpod/pods/p/json' });
+    expect(pod.statusCode).toBe(200);
+    expect(pod.body).not.toContain('hunter2');
+  });
+});

@@ -30,8 +30,8 @@ afterEach(async () => {
 
 /** What docker-sieve does not filter under /libpod: refused while filtering (the filtered routes: libpod.test.ts). */
 const LIBPOD: Array<[method: string, url: string]> = [
-  ['GET', '/v4.3.1/libpod/images/json'],
-  ['GET', '/v4.3.1/libpod/volumes/json'],
+  ['DELETE', '/v4.3.1/libpod/images/x?force=true'],
+  ['DELETE', '/v4.3.1/libpod/volumes/v1?force=true'],
   ['GET', '/v4.3.1/libpod/containers/showmounted'],
   ['POST', '/v4.3.1/libpod/pods/create'],
   ['POST', '/v4.3.1/libpod/system/prune'],
@@ -40,7 +40,7 @@ const LIBPOD: Array<[method: string, url: string]> = [
   ['HEAD', '/v4.3.1/libpod/containers/hidden/exists'],
   ['GET', '/v4.3.1/libpod/generate/hidden/kube'],
   ['GET', '/libpod//nosuchfamily/./x'],
-  ['GET', '/libpod/%69mages/json'],
+  ['DELETE', '/libpod/%69mages/x'],
 ];
 
 const UNKNOWN: Array<[method: string, url: string]> = [
