@@ -23,7 +23,10 @@ const EXAMPLES = readdirSync(COMPOSE_DIR, { withFileTypes: true })
   .map((entry) => entry.name)
   .sort();
 /** Variables the examples require from the user (compose stops with a message when they are unset). */
-const USER_ENV = { DOCKER_GID: '998' };
+const USER_ENV = { DOCKER_GID: '998', PODMAN_SOCKET: '/run/podman/podman.sock' };
+/** Podman's API socket: rootful, and rootless ($XDG_RUNTIME_DIR/podman/podman.sock). */
+const PODMAN_ROOTFUL = '/run/podman/podman.sock';
+const PODMAN_ROOTLESS = '/run/user/1000/podman/podman.sock';
 
 const composeBin = findBinary('docker-compose');
 const inCi = process.env.CI === 'true';
@@ -62,6 +65,7 @@ interface Service {
   tmpfs?: string[] | string;
   labels?: Record<string, string>;
   secrets?: Array<{ source: string; target?: string } | string>;
+  healthcheck?: { test?: string[] | string };
 }
 interface Project {
   services: Record<string, Service>;
@@ -119,7 +123,22 @@ function mountsOf(service: Service): Array<{ source: string; target: string; rea
   });
 }
 
-const mountsSocket = (service: Service): boolean => mountsOf(service).some((m) => m.source === '/var/run/docker.sock');
+/** Does the service mount a daemon's socket: Docker's, or Podman's (rootful or rootless)? */
+/** Published ports in one form: docker-compose v1 prints `address:published:target/protocol` when an address is given. */
+function portsOf(service: Service): Array<{ hostIp: string; published: string; target: string }> {
+  return (service.ports ?? []).map((port) => {
+    if (typeof port === 'string') {
+      const parts = port.split('/')[0]!.split(':');
+      const target = parts.pop() ?? '';
+      const published = parts.pop() ?? '';
+      return { hostIp: parts.join(':'), published, target };
+    }
+    const { host_ip: hostIp = '', published = '', target = '' } = port as { host_ip?: string; published?: string | number; target?: string | number };
+    return { hostIp, published: String(published), target: String(target) };
+  });
+}
+
+const mountsSocket = (service: Service): boolean => mountsOf(service).some((m) => /(^|\/)(docker|podman)\.sock$/.test(m.source));
 
 /** Environment as the container gets it: strings (docker-compose v1 prints `CONTAINERS: 1` as a number). */
 const envOf = (service: Service): Record<string, string> =>
@@ -168,8 +187,8 @@ describeCompose('compose examples: docker-compose config, and the shape every RE
     return p;
   }
 
-  it('there are the five examples, each with a README', () => {
-    expect(EXAMPLES).toEqual(['homepage-tecnativa', 'one-sieve-many-clients', 'remote-tls', 'traefik-wollomatic', 'uptime-kuma-linuxserver']);
+  it('there are the six examples, each with a README', () => {
+    expect(EXAMPLES).toEqual(['homepage-tecnativa', 'one-sieve-many-clients', 'podman', 'remote-tls', 'traefik-wollomatic', 'uptime-kuma-linuxserver']);
     for (const example of EXAMPLES) {
       expect(readFileSync(join(COMPOSE_DIR, example, 'README.md'), 'utf8')).toMatch(/^# .+/);
     }
@@ -395,6 +414,74 @@ describeCompose('compose examples: docker-compose config, and the shape every RE
     const loopback = clients.filter((c) => c.kind === 'from' && c.from.includes('127.0.0.1'));
     expect(loopback.map((c) => c.profile)).toEqual(['healthcheck']);
     expect(profile('healthcheck').access).toEqual({ kind: 'read' });
+  });
+
+  it("podman: linuxserver/socket-proxy holds Podman's socket read-only, GET and HEAD only, with what docker-sieve and the podman client need", () => {
+    const p = project('podman');
+    const proxy = p.services['socket-proxy']!;
+    expect(proxy.image).toMatch(/^lscr\.io\/linuxserver\/socket-proxy(:|$)/);
+    expect(proxy.read_only).toBe(true);
+    expect([proxy.tmpfs].flat()).toContain('/run');
+    // Mounted where the image looks for the daemon (SOCKET_PATH, /var/run/docker.sock unless set).
+    const env = envOf(proxy);
+    expect(mountsOf(proxy)).toEqual([{ source: PODMAN_ROOTFUL, target: env.SOCKET_PATH ?? '/var/run/docker.sock', readOnly: true }]);
+    expect(env).toMatchObject({
+      // The Docker-compatible API: docker-sieve's lookups, its name cache (it watches /events), its healthcheck.
+      CONTAINERS: '1',
+      EVENTS: '1',
+      PING: '1',
+      VERSION: '1',
+      // The native API: the podman client pings and asks the version first; docker-sieve looks up containers
+      // and pods there for /libpod routes.
+      LIBPOD_PING: '1',
+      LIBPOD_VERSION: '1',
+      LIBPOD_CONTAINERS: '1',
+      LIBPOD_PODS: '1',
+      POST: '0',
+    });
+    // The ALLOW_* writes work even with POST=0: none is on. (ALLOW_LOGS and the other read switches may be.)
+    for (const key of ['ALLOW_START', 'ALLOW_STOP', 'ALLOW_RESTARTS', 'ALLOW_PAUSE', 'ALLOW_UNPAUSE', 'LIBPOD_ALLOW_START', 'LIBPOD_ALLOW_STOP', 'LIBPOD_ALLOW_RESTARTS', 'LIBPOD_ALLOW_PAUSE', 'LIBPOD_ALLOW_UNPAUSE', 'LIBPOD_ALLOW_POD_START', 'LIBPOD_ALLOW_POD_STOP', 'LIBPOD_ALLOW_POD_RESTARTS', 'LIBPOD_ALLOW_POD_PAUSE', 'LIBPOD_ALLOW_POD_UNPAUSE']) {
+      expect(env[key] ?? '0', `${key} is off`).toBe('0');
+    }
+    // Families docker-sieve refuses while filtering are not opened either, nor exec and generate (env, argv).
+    for (const key of ['LIBPOD_PLAY', 'LIBPOD_SECRETS', 'LIBPOD_MANIFESTS', 'LIBPOD_EXEC', 'LIBPOD_GENERATE', 'EXEC']) {
+      expect(env[key] ?? '0', `${key} is off`).toBe('0');
+    }
+  });
+
+  it('podman: docker-sieve on loopback only, with a healthcheck of its own; the demo container is one it shows, and only that one', () => {
+    const p = project('podman');
+    const sieve = p.services['docker-sieve']!;
+    expect(portsOf(sieve)).toEqual([{ hostIp: '127.0.0.1', published: '2375', target: '2375' }]);
+    // `podman build` makes OCI images, which have no HEALTHCHECK: compose.yaml says it.
+    expect([sieve.healthcheck?.test].flat()).toEqual(['CMD', 'docker-sieve', 'healthcheck']);
+    const config = parseConfig(envOf(sieve));
+    expect(config.scrubEnvs).toBe(true);
+    const policy = compilePolicy({ names: config.containerNames, labels: config.containerLabels });
+    // Labels, not names: docker-compose and podman-compose name the same service differently.
+    for (const name of ['podman-whoami-1', 'podman_whoami_1']) {
+      expect(policy.visibleContainer({ name, labels: p.services.whoami!.labels ?? {} }), `${name} is visible`).toBe(true);
+    }
+    for (const [service, spec] of Object.entries(p.services)) {
+      if (service === 'whoami') continue;
+      expect(policy.visibleContainer({ name: `podman-${service}-1`, labels: spec.labels ?? {} }), `${service} is hidden`).toBe(false);
+    }
+    // Every image named in full: Podman's short-name resolution would otherwise ask which registry.
+    for (const [service, spec] of Object.entries(p.services)) {
+      if (spec.build !== undefined) continue;
+      expect(spec.image, `${service}'s image`).toMatch(/^[a-z0-9.-]+\.[a-z]+(:[0-9]+)?\//);
+    }
+  });
+
+  it('podman: PODMAN_SOCKET picks the rootless socket too; without it, docker-compose stops and names both', () => {
+    const rootless = composeConfig('podman', { ...USER_ENV, PODMAN_SOCKET: PODMAN_ROOTLESS });
+    expect(rootless.code, rootless.stderr).toBe(0);
+    const proxy = (yamlToJson(rootless.stdout) as Project).services['socket-proxy']!;
+    expect(mountsOf(proxy).map((m) => m.source)).toEqual([PODMAN_ROOTLESS]);
+    const r = composeConfig('podman', { DOCKER_GID: USER_ENV.DOCKER_GID });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('/run/podman/podman.sock');
+    expect(r.stderr).toContain('$XDG_RUNTIME_DIR/podman/podman.sock');
   });
 
   it('remote-tls: mTLS on 2376, ALLOW_FROM with loopback for the healthcheck, certificates mounted read-only', () => {

@@ -29,6 +29,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import {
   BUSYBOX_IMAGE,
@@ -164,13 +165,18 @@ export interface RunPodmanContainerOptions {
   cmd?: string[];
   image?: string;
   extraArgs?: string[];
+  /**
+   * Run it in this pod (`--pod`), which owns the network namespace: no `--network none` then (the pods of
+   * createPodmanPod() have `--network none` themselves).
+   */
+  pod?: string;
   /** Default: the private Podman service. */
   url?: string;
 }
 
 /** `podman run -d --network none …` on the private service; returns the full container ID. Throws on failure. */
 export async function runPodmanContainer(opts: RunPodmanContainerOptions): Promise<string> {
-  const args = ['run', '-d', '--network', 'none', '--name', opts.name];
+  const args = ['run', '-d', ...(opts.pod === undefined ? ['--network', 'none'] : ['--pod', opts.pod]), '--name', opts.name];
   for (const [k, v] of Object.entries(opts.labels ?? {})) args.push('--label', `${k}=${v}`);
   for (const [k, v] of Object.entries(opts.env ?? {})) args.push('--env', `${k}=${v}`);
   args.push(...(opts.extraArgs ?? []), opts.image ?? BUSYBOX_IMAGE, ...(opts.cmd ?? ['sleep', '3600']));
@@ -185,6 +191,85 @@ export async function runPodmanContainer(opts: RunPodmanContainerOptions): Promi
 export async function removePodmanContainers(refs: string[], opts: PodmanOptions = {}): Promise<void> {
   if (refs.length === 0) return;
   await podman(['rm', '-f', '-t', '0', '--ignore', ...refs], opts);
+}
+
+export interface CreatePodmanPodOptions {
+  name: string;
+  labels?: Record<string, string>;
+  /**
+   * An infra container (default true): Debian 12's podman has no catatonit for its default pause image, so the
+   * infra container runs `sleep 3600` from local/busybox:1 (as scripts/record-libpod-fixtures.mjs does). Its name
+   * is `<pod ID, 12 characters>-infra`, it carries no labels.
+   */
+  infra?: boolean;
+  /** Default: the private Podman service. */
+  url?: string;
+}
+
+/** `podman pod create --network none …` on the private service; returns the full pod ID. Throws on failure. */
+export async function createPodmanPod(opts: CreatePodmanPodOptions): Promise<string> {
+  const args = ['pod', 'create', '--name', opts.name];
+  if (opts.infra === false) args.push('--infra=false');
+  else args.push('--network', 'none', '--infra-image', BUSYBOX_IMAGE, '--infra-command', 'sleep 3600');
+  for (const [k, v] of Object.entries(opts.labels ?? {})) args.push('--label', `${k}=${v}`);
+  const popts: PodmanOptions = opts.url ? { url: opts.url } : {};
+  const out = await podmanOk(args, popts);
+  const id = out.split('\n').pop()?.trim() ?? '';
+  if (/^[0-9a-f]{64}$/.test(id)) return id;
+  return podmanOk(['pod', 'inspect', '--format', '{{.Id}}', opts.name], popts);
+}
+
+/**
+ * `podman pod rm -f -t 0 --ignore` each of the given pods, with their containers. One at a time: the 4.3.1 remote
+ * client, given a missing pod among several, exits 0 without removing the others.
+ */
+export async function removePodmanPods(refs: string[], opts: PodmanOptions = {}): Promise<void> {
+  for (const ref of refs) await podman(['pod', 'rm', '-f', '-t', '0', '--ignore', ref], opts);
+}
+
+export interface LibpodAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/**
+ * One HTTP/1.1 request on a fresh connection (no agent, no keep-alive) to a unix socket (the Podman service:
+ * straight, without docker-sieve) or to 127.0.0.1:port. `body` is sent as JSON unless it is a string already.
+ */
+export function libpodRequest(
+  to: { socketPath: string } | { port: number },
+  method: string,
+  path: string,
+  body?: unknown,
+  timeoutMs = 30_000,
+): Promise<LibpodAnswer> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const req = httpRequest(
+      {
+        ...('port' in to ? { host: '127.0.0.1', port: to.port } : { socketPath: to.socketPath }),
+        method,
+        path,
+        agent: false,
+        headers: {
+          Host: 'd',
+          Connection: 'close',
+          ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } : {}),
+        },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 /** Import `local/busybox:1` (the same rootfs as the dockerd image) if the service does not have it. */
