@@ -19,6 +19,7 @@ import type { Target } from '../docker/target.js';
 import type { Upstream } from '../upstream.js';
 import { fetchForFilter, sendFiltered, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
 import { sendLookupFailure } from '../lookup.js';
+import { planLibpodQuery } from './libpod-pods-lookup.js';
 import { LineSplitter } from '../stream/lines.js';
 import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../stream/json-array.js';
 import { mapBounded } from './json-answer.js';
@@ -50,62 +51,9 @@ export interface StatsQueryPlan {
  * under one key: no more than what was judged visible.
  */
 export function planStatsQuery(query: string): StatsQueryPlan {
-  const names: string[] = [];
-  const parts: Array<string | number> = [];
-  for (const pair of query === '' ? [] : query.split('&')) {
-    if (pair === '' || pair.includes(';')) continue;
-    const equals = pair.indexOf('=');
-    const key = goQueryUnescape(equals === -1 ? pair : pair.slice(0, equals));
-    if (key === undefined) continue;
-    const folded = fold(key);
-    if (folded === 'containers') {
-      const value = goQueryUnescape(equals === -1 ? '' : pair.slice(equals + 1));
-      if (value === undefined || value === '') continue;
-      parts.push(names.length);
-      names.push(value);
-      continue;
-    }
-    if (folded.startsWith('containers.') || folded.startsWith('containers[')) continue;
-    const value = equals === -1 ? '' : pair.slice(equals + 1);
-    if (goQueryUnescape(value) === undefined) continue;
-    parts.push(pair);
-  }
-  return {
-    names,
-    query(ids) {
-      return parts.map((part) => (typeof part === 'number' ? `containers=${encodeURIComponent(ids[part]!)}` : part)).join('&');
-    },
-  };
-}
-
-/** Case folding at least as wide as Go's strings.EqualFold for these keys (`ſ` is an `s`, say). */
-function fold(text: string): string {
-  return text.toUpperCase().toLowerCase();
-}
-
-const PERCENT_ESCAPE = /%[0-9a-fA-F]{2}/y;
-
-/** Go's url.QueryUnescape: `+` is a space, `%XX` a byte; undefined for a malformed escape. */
-function goQueryUnescape(text: string): string | undefined {
-  if (!text.includes('%')) return text.replace(/\+/g, ' ');
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; ) {
-    const char = text[i]!;
-    if (char === '%') {
-      PERCENT_ESCAPE.lastIndex = i;
-      if (!PERCENT_ESCAPE.test(text)) return undefined;
-      bytes.push(Number.parseInt(text.slice(i + 1, i + 3), 16));
-      i += 3;
-      continue;
-    }
-    // Anything else as its UTF-8 bytes ('+' a space).
-    const codePoint = text.codePointAt(i)!;
-    const width = codePoint > 0xffff ? 2 : 1;
-    for (const byte of Buffer.from(char === '+' ? ' ' : text.slice(i, i + width), 'utf8')) bytes.push(byte);
-    i += width;
-  }
-  // Bytes that are not UTF-8 cannot name a Podman container; U+FFFD keeps them from naming one.
-  return Buffer.from(bytes).toString('utf8');
+  // The same reading of a slice as every libpod query key docker-sieve judges.
+  const plan = planLibpodQuery(query, 'containers');
+  return { names: [...plan.values], query: (ids) => plan.query(ids) };
 }
 
 /** Replies what Podman replies for stats of a container it does not have. */
