@@ -511,12 +511,14 @@ describeIntegration('profiles: one docker-sieve, a view per client (CONFIG_FILE,
   });
 
   it('the upstream never sees Authorization (HAProxy captures the header in its request log)', async () => {
-    // Long streams (the resolver's events watch) are logged when they end; everything else is there by now.
+    // HAProxy logs a request when its connection ends: long streams (the resolver's events watch) only at the end,
+    // and the exec starts of the audit test once their connections have closed, which may be a moment after the
+    // CLI exits. Exec starts went through too: the auditor's detached one (an HTTP route), its attached one (the
+    // upgrade relay, which writes the request head itself) and the test's own, straight to the socket proxy.
+    const execStarts = () => proxyLines().filter((line) => /"POST \S*\/exec\/[0-9a-f]+\/start HTTP/.test(line)).length;
+    await expect.poll(execStarts, { timeout: 5_000 }).toBeGreaterThanOrEqual(3);
     const lines = proxyLines();
     expect(lines.length).toBeGreaterThan(30);
-    // Exec starts went through too: the auditor's detached one (an HTTP route), its attached one (the upgrade
-    // relay, which writes the request head itself) and the test's own, straight to the socket proxy.
-    expect(lines.filter((line) => /"POST \S*\/exec\/[0-9a-f]+\/start HTTP/.test(line)).length).toBeGreaterThanOrEqual(3);
     const captured = lines.map((line) => / \{([^}]*)\} "/.exec(line)?.[1]);
     expect(captured.filter((c) => c === undefined)).toEqual([]);
     expect(captured.filter((c) => c !== '')).toEqual([]);
