@@ -1,5 +1,9 @@
 // The one client to PROXY_URL, shared by the pass-through proxy, the resolver and the filters.
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+// The pool alone, not undici's index: the index loads fetch, websocket, the cache and the mock agent too, +7 MB of
+// idle RSS that a proxy of one upstream never uses (bench/scenarios/footprint.ts). The same class as undici's
+// `Pool` export; test/unit/upstream.test.ts checks that, so an undici that moves it fails loudly.
+import { Pool } from './undici-pool.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
@@ -42,8 +46,10 @@ export interface UpstreamRequest {
 }
 
 export interface Upstream {
-  /** Origin for reply-from's `base`. */
+  /** The origin the pool connects to (`http://localhost` for a unix socket). */
   readonly base: string;
+  /** The Host header of requests to the upstream: what undici sends for `base`. */
+  readonly host: string;
   readonly pathPrefix: string;
   readonly dispatcher: Dispatcher;
   request(request: UpstreamRequest): Promise<Dispatcher.ResponseData>;
@@ -82,7 +88,7 @@ export function createUpstream(target: UpstreamTarget, upstreamOptions: Upstream
   // Lookups pass their own timeout.
   const defaultHeadersTimeoutMs = upstreamOptions.headersTimeoutMs ?? 0;
   const options = {
-    // reply-from's forwards take this default; the filters' and lookups' requests pass their own.
+    // Forwards take this default; the filters' and lookups' requests pass their own.
     headersTimeout: defaultHeadersTimeoutMs,
     bodyTimeout: 0,
     keepAliveTimeout: 30_000,
@@ -96,6 +102,7 @@ export function createUpstream(target: UpstreamTarget, upstreamOptions: Upstream
 
   const upstream: Upstream = {
     base,
+    host: new URL(base).host,
     pathPrefix,
     dispatcher,
     onTiming: undefined,
@@ -123,7 +130,8 @@ export function createUpstream(target: UpstreamTarget, upstreamOptions: Upstream
       return { ...remembered };
     },
     async close() {
-      await dispatcher.close();
+      // Destroyed, not closed: by now the server is closed, and a stream still open (events) would wait forever.
+      await dispatcher.destroy();
     },
   };
   return upstream;
