@@ -106,14 +106,17 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   });
 
   // The edge, on every request before anything else: which client is this, and which one profile judges it.
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback hooks, not async ones: every request runs them, and an async hook costs a promise and a microtask.
+  app.addHook('onRequest', (request, reply, done) => {
     const edge = resolveClient(current, request.raw);
     if (edge.kind === 'refuse') {
       request.decision = 'refused';
-      return sendDockerError(reply, upstream, edge.error);
+      sendDockerError(reply, upstream, edge.error);
+      return; // answered: Fastify goes no further without done()
     }
     request.client = edge.client;
     request.profile = edge.profile.mode === 'audit' ? auditView(edge.profile, () => (request.audit ||= 'would-hide')) : edge.profile;
+    done();
   });
 
   for (const profile of current.profiles.values()) {
@@ -156,7 +159,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
   // Targets the router cannot match (absolute-form, say) are classified all the same.
   app.setNotFoundHandler(handle);
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const summary = request.listSummary;
     const decision =
       request.audit !== '' ? request.audit : summary === null ? request.decision : `filtered kept ${summary.kept} of ${summary.seen}`;
@@ -178,6 +181,7 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
       },
       'request',
     );
+    done();
   });
 
   app.addHook('onClose', async () => {

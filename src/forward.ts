@@ -5,7 +5,8 @@
 // a URL cache, header copies and a retry layer on every request, where a proxy of one upstream needs none.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EventEmitter } from 'node:events';
-import { pipeline, type Readable, type Transform } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
+import { pipeInto } from './stream/pipe.js';
 import type { Dispatcher } from 'undici';
 import { dockerError, type DockerErrorReply } from './docker/errors.js';
 import type { ApiVersion } from './docker/target.js';
@@ -167,9 +168,10 @@ export async function fetchForFilter(
   version: ApiVersion | undefined,
   pathWithQuery: string,
 ): Promise<Dispatcher.ResponseData | undefined> {
-  const abort = new AbortController();
+  // An EventEmitter that emits 'abort' is a signal to undici, and a cheap one (see forward).
+  const clientGone = new EventEmitter();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) abort.abort();
+    if (!reply.raw.writableFinished) clientGone.emit('abort');
   });
   const headers = endToEndHeaders(request.headers);
   delete headers.host;
@@ -178,7 +180,7 @@ export async function fetchForFilter(
   // We read the answer, so it must come back unencoded.
   delete headers['accept-encoding'];
   try {
-    return await upstream.request({ method: 'GET', path: pathWithQuery, headers, signal: abort.signal });
+    return await upstream.request({ method: 'GET', path: pathWithQuery, headers, signal: clientGone });
   } catch (error) {
     request.decision = 'upstream-error';
     sendDockerError(reply, upstream, dockerError(502, `docker-sieve: upstream unavailable: ${(error as Error).message}`, version));
@@ -199,20 +201,24 @@ export function sendFiltered(
 ): void {
   request.decision = 'filtered';
   request.listSummary = summary;
-  pipeline(response.body, filter, () => {
-    // Errors reach the client through `filter`, which reply.send turns into a cut connection.
-  });
+  // Errors reach the client through `filter`, which reply.send turns into a cut connection.
+  pipeInto(response.body, filter);
   // Headers go out at once, as the daemon's do: a client of a quiet stream must not wait for the first record.
-  sendFilterOutput(reply, response, filter);
+  sendFilterOutput(reply, response, filter, true);
 }
 
-/** The upstream's status and headers, less Content-Length, with `filter` as the body; sent at once. */
-function sendFilterOutput(reply: FastifyReply, response: Dispatcher.ResponseData, filter: Transform): void {
+/**
+ * The upstream's status and headers, less Content-Length, with `filter` as the body. `flush` sends the headers
+ * at once, on their own: a stream's client must not wait for its first record. A list that has just committed
+ * has its first bytes ready, and its headers go out with them: a write of their own costs a syscall and a
+ * loopback packet, ~40 µs of CPU per request (--cpu-prof).
+ */
+function sendFilterOutput(reply: FastifyReply, response: Dispatcher.ResponseData, filter: Transform, flush: boolean): void {
   const headers = endToEndHeaders(response.headers);
   delete headers['content-length'];
   reply.code(response.statusCode).headers(headers).send(filter);
   // From here on a failure can only cut the connection (fail closed, see failClosed).
-  reply.raw.flushHeaders();
+  if (flush) reply.raw.flushHeaders();
 }
 
 /**
@@ -253,11 +259,10 @@ export function sendFilteredOnceCommitted(
   filter.once('error', failEarly);
   filter.once(FILTER_COMMITTED, () => {
     filter.off('error', failEarly);
-    sendFilterOutput(reply, response, filter);
+    sendFilterOutput(reply, response, filter, false);
   });
-  pipeline(response.body, filter, () => {
-    // Before the commit failEarly answers; after it, reply.send turns an error into a cut connection.
-  });
+  // Before the commit failEarly answers; after it, reply.send turns an error into a cut connection.
+  pipeInto(response.body, filter);
 }
 
 export function withQuery(path: string, query: string): string {

@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 // idle RSS that a proxy of one upstream never uses (bench/scenarios/footprint.ts). The same class as undici's
 // `Pool` export; test/unit/upstream.test.ts checks that, so an undici that moves it fails loudly.
 import { Pool } from './undici-pool.js';
+import type { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
@@ -38,7 +39,8 @@ export interface UpstreamRequest {
   /** Path below PROXY_URL's own path prefix, with `?query` if any. */
   readonly path: string;
   readonly headers?: Record<string, string | string[]>;
-  readonly signal?: AbortSignal;
+  /** An AbortSignal, or an EventEmitter that emits 'abort' (undici takes either; the second is cheaper). */
+  readonly signal?: AbortSignal | EventEmitter;
   /** Time to the response headers; 0 for none. */
   readonly headersTimeoutMs?: number;
   /** How the request counts in metrics: a gate's lookup, or a filter's fetch (the default). */
