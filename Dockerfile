@@ -63,5 +63,6 @@ EXPOSE 2375
 # `docker-sieve healthcheck` asks docker-sieve's own port (PORT, LISTEN_ADDRESS, TLS_* from the environment)
 # for /_ping: exit 0 when it answers 200, 1 otherwise. No curl or wget in the image.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=10s --retries=3 CMD ["docker-sieve", "healthcheck"]
-# `docker run IMAGE` serves; `docker run IMAGE preview`, `--help`, `--version` run the other commands.
+# `docker run IMAGE` serves; `docker run IMAGE preview`, `--help`, `--version` run the other commands. The bin's
+# shebang carries docker-sieve's Node.js flags (--max-semi-space-size=2: memory stays flat while lists stream).
 ENTRYPOINT ["docker-sieve"]

@@ -1,5 +1,8 @@
-// docker-sieve's benchmark (issue 5): `npm run bench` builds, then runs this. It prints one markdown table, every
-// figure against a baseline measured in the same run, A/B interleaved, and writes the same rows as JSON.
+// docker-sieve's benchmark: `npm run bench` builds, then runs this. It prints one markdown table, every figure
+// against a baseline measured in the same run, A/B interleaved, and writes the same rows as JSON. The targets are
+// issue 13's (1 memory flat while streaming, 2 idle RSS, 3 cost above the minimal Node.js proxy, 4 HAProxy's cost
+// as a hop); issue 5's bars against HAProxy and the static upstream are retired (README, Benchmarks) and their
+// rows stay as figures.
 //
 //   npx tsx bench/run.ts [--quick] [--skip-real-chain] [--json bench/results.json]
 //   npx tsx bench/scenarios/profiles.ts [--quick] [--rounds N]   (the profiles row of issue 11 alone)
@@ -18,6 +21,7 @@ import { machine, markdownTable, type Row } from './support/report.js';
 import { listFilterScenario } from './scenarios/list-filter.js';
 import { gate, listLatency, passThrough } from './scenarios/http.js';
 import { firstByteScenario, memoryScenario } from './scenarios/memory.js';
+import { idleScenario } from './scenarios/footprint.js';
 import { eventsScenario } from './scenarios/events.js';
 import { profilesScenario } from './scenarios/profiles.js';
 import { startBareProxy } from './support/bare-proxy.js';
@@ -73,20 +77,23 @@ const BARE_FILTER = "a minimal Node.js proxy running docker-sieve's list filter"
 const HAPROXY_HOP = 'HAProxy as one more HTTP hop (C, no filtering)';
 const TCP_PIPE = 'a Node.js TCP pipe (no HTTP parsing at all)';
 
-/** Reference hops in front of `upstreamUrl`, label → URL; HAProxy's only where haproxy is installed. */
-async function hopReferences(upstreamUrl: string): Promise<{ urls: Record<string, string>; hops: HopReference[] }> {
+/** Reference hops in front of `upstreamUrl`, label → URL and label → pid; HAProxy's only where haproxy is installed. */
+async function hopReferences(upstreamUrl: string): Promise<{ urls: Record<string, string>; pids: Record<string, number>; hops: HopReference[] }> {
   const hops: HopReference[] = [];
   const urls: Record<string, string> = {};
+  const pids: Record<string, number> = {};
   const haproxy = await startHaproxyHop(upstreamUrl);
   if (haproxy !== undefined) {
     running.add(haproxy);
     hops.push(haproxy);
     urls[HAPROXY_HOP] = haproxy.url;
+    pids[HAPROXY_HOP] = haproxy.pid;
   }
   const pipe = await started(startTcpPipe(upstreamUrl));
   hops.push(pipe);
   urls[TCP_PIPE] = pipe.url;
-  return { urls, hops };
+  pids[TCP_PIPE] = pipe.pid;
+  return { urls, pids, hops };
 }
 const rows: Row[] = [];
 const startedAt = new Date();
@@ -101,20 +108,23 @@ async function staticUpstreamScenarios(): Promise<void> {
     startSieveProcess({ PROXY_URL: upstream.url, CONTAINER_NAMES: 'web', CACHE_TTL: String(ttlSeconds), LOG_LEVEL: 'info' }),
   );
   const bare = await started(startBareProxy(upstream.url, 'plain'));
-  const pair = { baseline: upstream.url, sieve: sieve.url, references: { [BARE]: bare.url } };
+  const pair = { baseline: upstream.url, sieve: sieve.url, references: { [BARE]: bare.url }, pids: { sieve: sieve.pid, [BARE]: bare.pid } };
   const staticHops = await hopReferences(upstream.url);
   rows.push(
     ...(await passThrough(
-      { ...pair, references: { ...pair.references, ...staticHops.urls } },
-      { upstreamName: 'static upstream', throughputBar: false, latencyBar: true, rounds, seconds: quick ? 1 : 2, latencyAmount: quick ? 500 : 2000 },
+      { ...pair, references: { ...pair.references, ...staticHops.urls }, pids: { ...pair.pids, ...staticHops.pids } },
+      { upstreamName: 'static upstream', rounds, seconds: quick ? 1 : 2, latencyAmount: quick ? 500 : 2000 },
       log,
     )),
   );
   for (const hop of staticHops.hops) await stopped(hop);
   const names = Array.from({ length: 25 }, (_, i) => `web-${i * 2}`);
+  // The gate against docker-sieve's own pass-through: a second docker-sieve with no filters forwards the same
+  // inspects as they came.
+  const unfiltered = await started(startSieveProcess({ PROXY_URL: upstream.url, CACHE_TTL: String(ttlSeconds), LOG_LEVEL: 'info' }));
   rows.push(
     ...(await gate(
-      pair,
+      { baseline: upstream.url, sieve: sieve.url, passThrough: unfiltered.url },
       {
         names,
         ttlSeconds,
@@ -125,6 +135,7 @@ async function staticUpstreamScenarios(): Promise<void> {
       log,
     )),
   );
+  await stopped(unfiltered);
   await stopped(bare);
   await stopped(sieve);
   // Issue 11: ten profiles and twenty clients against one, CONFIG_FILE processes in front of the same upstream.
@@ -164,7 +175,7 @@ async function realChainScenarios(): Promise<void> {
     const reason = skipRealChain ? '--skip-real-chain was given' : check.reason ?? 'unknown';
     process.stderr.write(
       banner([
-        'REAL-CHAIN SCENARIOS SKIPPED (targets 2 and 3 against HAProxy are NOT measured)',
+        'REAL-CHAIN SCENARIOS SKIPPED (targets 3 and 4 on the real chain are NOT measured)',
         '',
         ...reason.split('; ').map((r) => `- ${r}`),
         '',
@@ -173,8 +184,9 @@ async function realChainScenarios(): Promise<void> {
       ]),
     );
     for (const [target, scenario] of [
-      [2, 'GET /containers/json through the real chain (dockerd → HAProxy), 100 containers'],
-      [3, 'Pass-through GET /_ping and /version, 32 connections: throughput against HAProxy'],
+      ['13.3', 'GET /containers/json through the real chain (dockerd → HAProxy): against a minimal Node.js proxy with the same filter'],
+      ['13.3', 'Pass-through GET /_ping through the real chain, 32 connections: CPU per request and throughput against a minimal Node.js proxy'],
+      ['13.4', 'Pass-through GET /_ping through the real chain, 32 connections: HAProxy as a hop, CPU per request'],
     ] as const) {
       rows.push({ target, scenario, baseline: '—', sieve: '—', ratio: '—', bar: '—', verdict: 'SKIPPED', data: { reason } });
     }
@@ -185,23 +197,23 @@ async function realChainScenarios(): Promise<void> {
   const bare = await started(startBareProxy(chain.proxyUrl, 'plain'));
   const bareFilter = await started(startBareProxy(chain.proxyUrl, 'filter'));
   const chainHops = await hopReferences(chain.proxyUrl);
-  const listRows = await listLatency({ baseline: chain.proxyUrl, sieve: sieve.url, references: { [BARE]: bare.url, [BARE_FILTER]: bareFilter.url, ...chainHops.urls } }, {
-    target: 2,
+  const pids = { sieve: sieve.pid, [BARE]: bare.pid, [BARE_FILTER]: bareFilter.pid, ...chainHops.pids };
+  const listRows = await listLatency({ baseline: chain.proxyUrl, sieve: sieve.url, references: { [BARE]: bare.url, [BARE_FILTER]: bareFilter.url, ...chainHops.urls }, pids }, {
     label: 'GET /containers/json through the real chain (dockerd → HAProxy), 100 containers, half visible',
     upstreamName: 'HAProxy',
-    bar: 1.15,
     path: '/v1.41/containers/json?all=1',
     amount: quick ? 50 : 150,
     rounds,
     maxSeconds: 60,
+    sameFilter: { label: BARE_FILTER, bar: 1.05 },
   });
   log(`real chain list: ${listRows[0]!.baseline} → ${listRows[0]!.sieve} (${listRows[0]!.ratio})`);
   rows.push(...listRows);
   await stopped(bareFilter);
   rows.push(
     ...(await passThrough(
-      { baseline: chain.proxyUrl, sieve: sieve.url, references: { [BARE]: bare.url, ...chainHops.urls } },
-      { upstreamName: 'HAProxy', throughputBar: true, latencyBar: false, rounds, seconds: quick ? 1 : 2, latencyAmount: quick ? 300 : 1000 },
+      { baseline: chain.proxyUrl, sieve: sieve.url, references: { [BARE]: bare.url, ...chainHops.urls }, pids },
+      { upstreamName: 'HAProxy', rounds, seconds: quick ? 1 : 2, latencyAmount: quick ? 300 : 1000, cost: { bareLabel: BARE, haproxyLabel: HAPROXY_HOP } },
       log,
     )),
   );
@@ -217,6 +229,7 @@ try {
   rows.push(...(await listFilterScenario({ containers: 5_000, rounds: quick ? 10 : 30, maxSeconds: 120 }, log)));
   await realChainScenarios();
   await staticUpstreamScenarios();
+  rows.push(...(await idleScenario({ requests: 1000 }, log)));
   rows.push(...(await memoryScenario({ containers: 50_000, slowBytesPerSecond: 25e6, maxSeconds: 120 }, log)));
   rows.push(...(await firstByteScenario({ containers: 500, chunkBytes: 64 * 1024, delayMs: 25 }, log)));
   rows.push(...(await eventsScenario({ rate: 10_000, seconds: quick ? 2 : 3, rounds: quick ? 1 : 3 }, log)));
@@ -228,7 +241,12 @@ try {
 await stopAll();
 
 // Targets first, in order; figures for context after them.
-const ordered = [...rows.filter((r) => r.target !== undefined).sort((a, b) => a.target! - b.target!), ...rows.filter((r) => r.target === undefined)];
+// Issue 13's targets first, then the bars of earlier issues that still hold, then the figures.
+const rank = (r: Row) => (r.target === undefined ? 2 : r.target.startsWith('13.') ? 0 : 1);
+const ordered = rows
+  .map((row, i) => ({ row, i }))
+  .sort((a, b) => rank(a.row) - rank(b.row) || (a.row.target ?? '').localeCompare(b.row.target ?? '', 'en', { numeric: true }) || a.i - b.i)
+  .map(({ row }) => row);
 const host = machine();
 const table = markdownTable(ordered);
 const seconds = (performance.now() - benchStart) / 1000;

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // Process concerns: the command line, the config, building the app, listening, and closing gracefully on
 // SIGTERM/SIGINT.
 import { readFileSync } from 'node:fs';
@@ -14,6 +14,12 @@ import type { Logger } from 'pino';
 import { formatIssue } from './config/file.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Is the young generation bounded, as the bin's shebang, `npm start` and the image bound it? */
+function youngGenerationBounded(): boolean {
+  const flag = /--max-semi-space-size[= ]/;
+  return process.execArgv.some((arg) => flag.test(`${arg} `)) || flag.test(`${process.env.NODE_OPTIONS ?? ''} `);
+}
 
 function fail(message: string): never {
   process.stderr.write(`docker-sieve: ${message}\n`);
@@ -122,6 +128,11 @@ async function main(): Promise<void> {
     },
     'docker-sieve starting',
   );
+  if (!youngGenerationBounded()) {
+    app.log.warn(
+      'started without --max-semi-space-size: memory grows by tens of MB while a large list streams. Start it as `docker-sieve` (the bin), `npm start` or the image, or set NODE_OPTIONS=--max-semi-space-size=2',
+    );
+  }
   // Without a config file's listeners, the app's own server listens as it always did (PORT, LISTEN_ADDRESS, TLS_*).
   let listeners: RunningListener[] = [];
   if (settings.file?.listeners === undefined) await listen(app, config);

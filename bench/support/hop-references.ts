@@ -16,6 +16,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface HopReference {
   url: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -80,7 +81,7 @@ export async function startHaproxyHop(upstreamUrl: string): Promise<HopReference
     await stop();
     throw error;
   }
-  return { url, stop };
+  return { url, pid: child.pid!, stop };
 }
 
 /** A Node.js TCP pipe in front of `upstreamUrl` (tcp-pipe-child.ts). */
@@ -100,5 +101,5 @@ export async function startTcpPipe(upstreamUrl: string): Promise<HopReference> {
     await stop();
     throw error;
   }
-  return { url, stop };
+  return { url, pid: child.pid!, stop };
 }

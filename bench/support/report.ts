@@ -5,8 +5,11 @@ import { readFileSync } from 'node:fs';
 export type Verdict = 'PASS' | 'FAIL' | 'SKIPPED' | 'info';
 
 export interface Row {
-  /** Which target of issue 5 this row measures (1-6), or undefined for a figure shown for context. */
-  target?: number;
+  /**
+   * Which target this row measures, as issue.target (`13.1`: issue 13, target 1; `11`: issue 11's bar), or
+   * undefined for a figure shown for context.
+   */
+  target?: string;
   scenario: string;
   baseline: string;
   sieve: string;

@@ -1,10 +1,23 @@
 // docker-sieve as a separate process (the built dist/server.js), so its memory is measured on its own.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { procStatusBytes } from './proc.js';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const ENTRY = fileURLToPath(new URL('../../dist/server.js', import.meta.url));
+
+/**
+ * The Node.js flags of the `docker-sieve` bin, read from its shebang (`#!/usr/bin/env -S node --flag...`), so
+ * that docker-sieve is measured as the bin, `npm start` and the image run it.
+ */
+export function binNodeArgs(entry = ENTRY): string[] {
+  const first = readFileSync(entry, 'utf8').split('\n', 1)[0]!;
+  const words = first.replace(/^#!\s*/, '').split(/\s+/);
+  const node = words.indexOf('node');
+  if (node === -1) throw new Error(`${entry}: the shebang does not run node: ${first}`);
+  return words.slice(node + 1);
+}
 
 export interface SieveProcess {
   url: string;
@@ -29,10 +42,6 @@ export async function freeLoopbackPort(): Promise<number> {
   });
 }
 
-function procStatusBytes(pid: number, field: string): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
-}
 
 export interface SieveProcessOptions {
   /**
@@ -42,11 +51,14 @@ export interface SieveProcessOptions {
   filePort?: number;
 }
 
-/** `nodeArgs` go before the entry point, e.g. `--cpu-prof` to find out where the time goes. */
+/**
+ * Starts dist/server.js with the bin's own Node.js flags, then `nodeArgs` (`--cpu-prof` to find out where the
+ * time goes, or a flag to compare against).
+ */
 export async function startSieveProcess(env: Record<string, string>, nodeArgs: string[] = [], options: SieveProcessOptions = {}): Promise<SieveProcess> {
   const port = options.filePort ?? (await freeLoopbackPort());
   const listenEnv = options.filePort === undefined ? { LISTEN_ADDRESS: '127.0.0.1', PORT: String(port) } : {};
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, ENTRY], {
+  const child: ChildProcess = spawn(process.execPath, [...binNodeArgs(), ...nodeArgs, ENTRY], {
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...listenEnv, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -96,7 +96,13 @@ export function containerName(i: number): string {
   return i % 2 === 0 ? `web-${i}` : `db-${i}`;
 }
 
-/** `count` containers made from the recorded list; names `web-N` (visible) and `db-N` alternate. */
+/** Every tenth container (i % 10 === 0) carries this label: CONTAINER_LABELS=bench.tenth=true shows 10% of a list. */
+export const TENTH_LABEL = 'bench.tenth=true';
+
+/**
+ * `count` containers made from the recorded list; names `web-N` (visible to CONTAINER_NAMES=web) and `db-N`
+ * alternate, and every tenth one carries TENTH_LABEL.
+ */
 export function scaledList(count: number): { body: Buffer; names: string[]; elementBytes: number[] } {
   const template = listTemplate();
   const names: string[] = [];
@@ -105,7 +111,7 @@ export function scaledList(count: number): { body: Buffer; names: string[]; elem
   for (let i = 0; i < count; i++) {
     const name = containerName(i);
     names.push(name);
-    const part = JSON.stringify({ ...template, Id: containerId(i), Names: [`/${name}`], Labels: { ...(template.Labels as object), index: String(i) } });
+    const part = JSON.stringify({ ...template, Id: containerId(i), Names: [`/${name}`], Labels: { ...(template.Labels as object), index: String(i), ...(i % 10 === 0 ? { 'bench.tenth': 'true' } : {}) } });
     parts.push(part);
     elementBytes.push(Buffer.byteLength(part));
   }
