@@ -1,10 +1,12 @@
 // Soak: 100,000 mixed requests through docker-sieve on loopback (list, inspect of known and random refs,
-// ping, version), reporting docker-sieve's RSS before and after. Bounded in count and time; exits 1 if RSS
-// grew by 20 MB or more.
+// ping, version), reporting docker-sieve's RSS and JS heap before and after, each read after a full GC.
+// Bounded in count and time; exits 1 if RSS grew by 20 MB or more.
 //   npx tsx bench/soak.ts [requests]
+//   SOAK_NODE_ARGS='--max-semi-space-size=16' npx tsx bench/soak.ts   (to compare a Node.js flag)
 import { Pool } from 'undici';
+import { openRemoteGc, type RemoteGc } from './support/inspector.js';
 import { startStaticUpstream } from './support/static-upstream.js';
-import { startSieveProcess } from './support/sieve-process.js';
+import { freeLoopbackPort, startSieveProcess } from './support/sieve-process.js';
 
 export interface SoakResult {
   requests: number;
@@ -12,6 +14,9 @@ export interface SoakResult {
   rssBeforeMb: number;
   rssAfterMb: number;
   growthMb: number;
+  /** The JS heap in use after a full GC, before and after: a leak in JavaScript shows here first. */
+  heapBeforeMb: number;
+  heapAfterMb: number;
   statuses: Record<string, number>;
   upstreamInspects: number;
 }
@@ -19,21 +24,29 @@ export interface SoakResult {
 const MAX_SECONDS = 240;
 
 /**
- * RSS once the load has stopped: the lowest of samples over a few idle seconds. Right after a burst, RSS still
- * holds garbage V8 has not collected yet; a leak is what stays once it has had the chance.
+ * RSS once the load has stopped and a full GC has run, the lowest of a few samples over a second. Without the GC,
+ * RSS holds garbage that V8 collects when it chooses (its memory reducer waits about 8 s of quiet, and longer on a
+ * busy machine), so the difference would measure GC timing. A leak is what stays once it has been collected.
  */
-async function settledRss(read: () => number): Promise<number> {
+async function collectedRss(read: () => number, gc: RemoteGc): Promise<{ rss: number; heapUsed: number }> {
+  const heap = await gc.collectGarbage();
   let lowest = read();
-  for (let i = 0; i < 16; i++) {
+  for (let i = 0; i < 4; i++) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     lowest = Math.min(lowest, read());
   }
-  return lowest;
+  return { rss: lowest, heapUsed: heap.usedBytes };
 }
 
 export async function runSoak(total = 100_000, concurrency = 32): Promise<SoakResult> {
   const upstream = await startStaticUpstream({ containers: 50 });
-  const sieve = await startSieveProcess({ PROXY_URL: upstream.url, CONTAINER_NAMES: 'web', CACHE_TTL: '2' });
+  const nodeArgs = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const inspectPort = await freeLoopbackPort();
+  const sieve = await startSieveProcess({ PROXY_URL: upstream.url, CONTAINER_NAMES: 'web', CACHE_TTL: '2' }, [
+    ...nodeArgs,
+    `--inspect-port=127.0.0.1:${inspectPort}`,
+  ]);
+  let gc: RemoteGc | undefined;
   const pool = new Pool(sieve.url, { connections: concurrency });
   const statuses: Record<string, number> = {};
   let sent = 0;
@@ -69,21 +82,25 @@ export async function runSoak(total = 100_000, concurrency = 32): Promise<SoakRe
   try {
     // Warm up (JIT, pools, caches), then measure.
     await Promise.all(Array.from({ length: concurrency }, () => worker(5_000)));
-    const before = await settledRss(sieve.rssBytes);
+    gc = await openRemoteGc(sieve.pid, inspectPort);
+    const before = await collectedRss(sieve.rssBytes, gc);
     sent = 0;
     const measuredStart = Date.now();
     await Promise.all(Array.from({ length: concurrency }, () => worker(total)));
-    const after = await settledRss(sieve.rssBytes);
+    const after = await collectedRss(sieve.rssBytes, gc);
     return {
       requests: sent,
       seconds: (Date.now() - measuredStart) / 1000,
-      rssBeforeMb: before / 1024 / 1024,
-      rssAfterMb: after / 1024 / 1024,
-      growthMb: (after - before) / 1024 / 1024,
+      rssBeforeMb: before.rss / 1024 / 1024,
+      rssAfterMb: after.rss / 1024 / 1024,
+      growthMb: (after.rss - before.rss) / 1024 / 1024,
+      heapBeforeMb: before.heapUsed / 1024 / 1024,
+      heapAfterMb: after.heapUsed / 1024 / 1024,
       statuses,
       upstreamInspects: upstream.counts.get('inspect') ?? 0,
     };
   } finally {
+    gc?.close();
     await pool.close();
     await sieve.stop();
     await upstream.close();
@@ -94,7 +111,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const total = Number(process.argv[2] ?? 100_000);
   const result = await runSoak(total);
   console.log(
-    `soak: ${result.requests} requests in ${result.seconds.toFixed(1)} s; RSS ${result.rssBeforeMb.toFixed(1)} MB → ${result.rssAfterMb.toFixed(1)} MB (${result.growthMb >= 0 ? '+' : ''}${result.growthMb.toFixed(1)} MB); statuses ${JSON.stringify(result.statuses)}`,
+    `soak: ${result.requests} requests in ${result.seconds.toFixed(1)} s; RSS ${result.rssBeforeMb.toFixed(1)} MB → ${result.rssAfterMb.toFixed(1)} MB (${result.growthMb >= 0 ? '+' : ''}${result.growthMb.toFixed(1)} MB); JS heap ${result.heapBeforeMb.toFixed(1)} MB → ${result.heapAfterMb.toFixed(1)} MB; statuses ${JSON.stringify(result.statuses)}`,
   );
   if (result.requests < total) {
     console.error(`soak: only ${result.requests} of ${total} requests within ${MAX_SECONDS} s`);
