@@ -28,3 +28,29 @@ export function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM' | 'RssAnon
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) * 1024;
 }
+
+export interface ResidentRegions {
+  /** glibc's main-thread heap (`[heap]`, grown with brk): what malloc holds for the main thread. */
+  brkBytes: number;
+  /** Anonymous mappings: V8's heap pages and code, thread arenas, large mallocs. */
+  anonymousBytes: number;
+  /** File-backed pages: the node binary, shared libraries. */
+  fileBytes: number;
+}
+
+/** Resident memory by kind of mapping, from /proc/PID/smaps: where a growth of RSS lives. */
+export function residentRegions(pid: number): ResidentRegions {
+  const regions: ResidentRegions = { brkBytes: 0, anonymousBytes: 0, fileBytes: 0 };
+  let kind: keyof ResidentRegions = 'anonymousBytes';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping !== null) {
+      const name = mapping[1]!;
+      kind = name === '[heap]' ? 'brkBytes' : name.startsWith('/') ? 'fileBytes' : 'anonymousBytes';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss !== null) regions[kind] += Number(rss[1]) * 1024;
+  }
+  return regions;
+}
