@@ -14,7 +14,7 @@ import { admit, longLived } from './routes.js';
 import { envProfileSet, type ProfileSet } from './profiles.js';
 import { auditView, DEFAULT_PROFILE, sameRules, type Profile } from './profile.js';
 import { allowedSource, resolveClient } from './edge/client.js';
-import { createHijack } from './hijack.js';
+import { createHijack } from './hijack/upgrade.js';
 import type { Sieve } from './sieve.js';
 import type { Server as HttpsServer } from 'node:https';
 import type { Server } from 'node:http';

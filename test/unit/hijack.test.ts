@@ -18,7 +18,7 @@ import {
   requestBodyEnd,
   responseBodyEnd,
   type BodyEnd,
-} from '../../src/hijack.js';
+} from '../../src/hijack/framing.js';
 import { makeTestCertificates } from '../support/certs.js';
 import { freePort } from '../support/free-port.js';
 
