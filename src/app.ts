@@ -8,7 +8,7 @@ import { createUpstream, readUpstreamTls, type Upstream } from './upstream.js';
 import { createResolver, type Resolver, type ResolverOptions } from './resolver.js';
 import { notAllowedClient } from './docker/errors.js';
 import { sendDockerError } from './forward.js';
-import { createExecResolver } from './exec-gate.js';
+import { createExecResolver } from './gates/exec.js';
 import { classifyTarget } from './docker/target.js';
 import { admit, longLived } from './routes.js';
 import { envProfileSet, type ProfileSet } from './profiles.js';
@@ -18,8 +18,8 @@ import { createHijack } from './hijack/upgrade.js';
 import type { Sieve } from './sieve.js';
 import type { Server as HttpsServer } from 'node:https';
 import type { Server } from 'node:http';
-import { createClientAllowlist } from './allow-from.js';
-import { httpsServerOptions, watchTlsFiles } from './tls.js';
+import { createClientAllowlist } from './edge/allow-from.js';
+import { httpsServerOptions, watchTlsFiles } from './edge/tls.js';
 
 export interface SieveOptions {
   readonly config: Config;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { parseAllowEntry } from './allow-from.js';
+import { parseAllowEntry } from './edge/allow-from.js';
 
 export interface LabelRule {
   readonly key: string;

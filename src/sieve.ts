@@ -5,8 +5,8 @@ import type { Profile } from './profile.js';
 import type { ProfileSet } from './profiles.js';
 import type { Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
-import type { ExecResolver } from './exec-gate.js';
-import type { ClientAllowlist } from './allow-from.js';
+import type { ExecResolver } from './gates/exec.js';
+import type { ClientAllowlist } from './edge/allow-from.js';
 import type { Metrics } from './metrics.js';
 
 export interface Sieve {

@@ -25,7 +25,7 @@ import { createRequire } from 'node:module';
 import type { ErrorObject } from 'ajv';
 import type * as Yaml from 'yaml';
 import type { Document, LineCounter } from 'yaml';
-import { parseAllowEntry } from '../allow-from.js';
+import { parseAllowEntry } from '../edge/allow-from.js';
 import { ConfigError, parseLabelRules, parseProxyUrl, type LabelRule, type TlsFiles } from '../config.js';
 import { digestToken, normaliseFingerprint } from '../edge/identity.js';
 import type { Access } from '../gates/access.js';

@@ -23,7 +23,7 @@
 // not enumerable, so logging or serialising one does not print it.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
-import { parseAllowEntry, plainAddress } from '../allow-from.js';
+import { parseAllowEntry, plainAddress } from './allow-from.js';
 import type { ClientSpec } from '../config/file.js';
 
 export type Credential = { readonly kind: 'token'; readonly token: string } | { readonly kind: 'none' } | { readonly kind: 'malformed' };

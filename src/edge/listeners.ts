@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { ListenerSpec } from '../config/file.js';
-import { httpsServerOptions, watchTlsFiles, type TlsReloader } from '../tls.js';
+import { httpsServerOptions, watchTlsFiles, type TlsReloader } from './tls.js';
 import { tagConnection } from './client.js';
 
 export interface RunningListener {

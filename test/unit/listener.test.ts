@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, type Env } from '../../src/config.js';
-import { createClientAllowlist, parseAllowEntry, plainAddress } from '../../src/allow-from.js';
+import { createClientAllowlist, parseAllowEntry, plainAddress } from '../../src/edge/allow-from.js';
 import { json, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 import { makeTestCertificates, type TestCertificates } from '../support/certs.js';
 

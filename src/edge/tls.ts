@@ -4,7 +4,7 @@ import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { Server as HttpsServer, ServerOptions } from 'node:https';
 import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
-import type { TlsFiles } from './config.js';
+import type { TlsFiles } from '../config.js';
 
 export function readTlsMaterial(files: TlsFiles): SecureContextOptions {
   return {

@@ -1,15 +1,15 @@
 // Every route about one container: resolve the ref, decide, and only then forward, with the ref replaced by
 // the full ID that was judged, so the daemon can act on no other container than the one decided on.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Sieve } from './sieve.js';
-import { containerPath, type Target } from './docker/target.js';
-import { dockerError, noSuchContainer } from './docker/errors.js';
-import { forwardAsMissing, unusedName } from './filters/as-missing.js';
-import { forward, readBody, sendDockerError, sendUpstreamStream, type UpstreamResponse } from './forward.js';
-import type { ResolvedContainer } from './resolver.js';
-import { sendLookupFailure } from './lookup.js';
-import { scrubContainerInspect, scrubLibpodInspect } from './filters/container-inspect.js';
-import { sendScrubbed } from './filters/scrubbed-inspect.js';
+import type { Sieve } from '../sieve.js';
+import { containerPath, type Target } from '../docker/target.js';
+import { dockerError, noSuchContainer } from '../docker/errors.js';
+import { forwardAsMissing, unusedName } from '../filters/as-missing.js';
+import { forward, readBody, sendDockerError, sendUpstreamStream, type UpstreamResponse } from '../forward.js';
+import type { ResolvedContainer } from '../resolver.js';
+import { sendLookupFailure } from '../lookup.js';
+import { scrubContainerInspect, scrubLibpodInspect } from '../filters/container-inspect.js';
+import { sendScrubbed } from '../filters/scrubbed-inspect.js';
 
 type ContainerTarget = Extract<Target, { kind: 'container' }>;
 
