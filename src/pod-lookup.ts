@@ -51,21 +51,29 @@ export async function lookupPod(upstream: Upstream, ref: string, timeoutMs: numb
 export interface PodVerdict {
   /** Some member other than the infra container is visible. */
   readonly visible: boolean;
-  /** Every member other than the infra container is visible (and there is one). */
+  /** There is a member other than the infra container, and every such member is visible. */
   readonly whole: boolean;
 }
 
-/** Judges a pod's members with `policy`; a member gone since the inspect does not count. */
+/** A pod's verdict from its members' IDs and the visible ones among them. Pure. */
+export function podVerdict(memberIds: readonly string[], infraId: string, visible: ReadonlySet<string>): PodVerdict {
+  const members = memberIds.filter((id) => id !== infraId);
+  const seen = members.filter((id) => visible.has(id)).length;
+  return { visible: seen > 0, whole: members.length > 0 && seen === members.length };
+}
+
+/** Judges a pod's members with `policy` (podVerdict); a member gone since the inspect does not count. */
 export async function judgePod(resolver: Resolver, policy: Policy, pod: PodFacts): Promise<PodVerdict> {
   if (!policy.filtering) return { visible: true, whole: true };
-  let seen = 0;
-  let visible = 0;
+  const present: string[] = [];
+  const visible = new Set<string>();
   for (const member of pod.members) {
     if (member.id === pod.infraId) continue;
     const resolution = await resolver.resolveContainerRef(member.id, 'libpod');
     if (resolution.kind === 'missing') continue;
-    seen++;
-    if (policy.visibleContainer(resolution.container)) visible++;
+    present.push(member.id);
+    // Visible only if the resolver answered for this member itself.
+    if (resolution.container.id === member.id && policy.visibleContainer(resolution.container)) visible.add(member.id);
   }
-  return { visible: visible > 0, whole: seen > 0 && visible === seen };
+  return podVerdict(present, pod.infraId, visible);
 }

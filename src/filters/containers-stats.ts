@@ -165,7 +165,8 @@ export function filterContainersStats(policy: Policy, resolver: Resolver, summar
   async function visible(id: string): Promise<boolean> {
     try {
       const resolution = await resolver.resolveContainerRef(id, 'libpod');
-      return resolution.kind === 'found' && policy.visibleContainer(resolution.container);
+      // The resolver must answer for this ID itself, not for a container that a lookup of it found instead.
+      return resolution.kind === 'found' && resolution.container.id === id && policy.visibleContainer(resolution.container);
     } catch {
       return false; // cannot judge: drop this record's entry
     }

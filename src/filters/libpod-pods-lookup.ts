@@ -17,6 +17,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Policy } from '../policy.js';
 import type { Resolver } from '../resolver.js';
+import { podVerdict } from '../pod-lookup.js';
 import type { FilterSummary } from '../forward.js';
 import { dockerError, libpodError, type DockerErrorReply } from '../docker/errors.js';
 import { encodePath, type ApiVersion } from '../docker/target.js';
@@ -118,20 +119,6 @@ export function goQueryUnescape(text: string): string | undefined {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Judging a pod by its members.
-
-export interface PodVerdict {
-  /** Some member other than the infra container is visible. */
-  readonly visible: boolean;
-  /** There is a member other than the infra container, and every such member is visible. */
-  readonly whole: boolean;
-}
-
-/** A pod's verdict from its members' IDs and the visible ones among them. Pure. */
-export function podVerdict(memberIds: readonly string[], infraId: string, visible: ReadonlySet<string>): PodVerdict {
-  const members = memberIds.filter((id) => id !== infraId);
-  const seen = members.filter((id) => visible.has(id)).length;
-  return { visible: seen > 0, whole: members.length > 0 && seen === members.length };
-}
 
 /**
  * The full IDs among `ids` whose container is visible. The resolver answers for the ID itself (a name or prefix

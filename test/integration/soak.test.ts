@@ -9,7 +9,8 @@ it('100,000 mixed requests grow docker-sieve RSS by less than 20 MB and its JS h
   const result = await runSoak(100_000);
   console.log(
     `soak: ${result.requests} requests in ${result.seconds.toFixed(1)} s, RSS +${result.growthMb.toFixed(1)} MB, ` +
-      `JS heap ${result.heapBeforeMb.toFixed(1)} → ${result.heapAfterMb.toFixed(1)} MB`,
+      `JS heap ${result.heapBeforeMb.toFixed(1)} → ${result.heapAfterMb.toFixed(1)} MB, ` +
+      `growth by region (MB): brk ${result.growthByRegionMb.brk.toFixed(1)}, anonymous ${result.growthByRegionMb.anonymous.toFixed(1)}, file ${result.growthByRegionMb.file.toFixed(1)}`,
   );
   expect(result.requests).toBe(100_000);
   expect(result.growthMb).toBeLessThan(20);
