@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { docker, freePort, podmanSock, requirePodman, startSieve, type DockerResult, type RunningSieve } from './harness/index.js';
 import {
   createPodmanPod,
@@ -70,6 +71,28 @@ function keep(what: string, r: DockerResult): DockerResult {
 function keepRaw(what: string, a: LibpodAnswer): LibpodAnswer {
   throughAnswers.push({ what, text: `${JSON.stringify(a.headers)}\n${a.body}` });
   return a;
+}
+
+/** The status and the first `count` lines of a streamed answer through docker-sieve; then the client hangs up. */
+function firstLines(port: number, path: string, count: number, timeoutMs = 30_000): Promise<{ status: number; lines: string[] }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false, headers: { Host: 'd' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        text += chunk;
+        const lines = text.split('\n').slice(0, -1).filter((line) => line.trim() !== '');
+        if (lines.length < count) return;
+        throughAnswers.push({ what: `GET ${path}`, text });
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, lines: lines.slice(0, count) });
+      });
+      res.on('end', () => reject(new Error(`GET ${path}: the stream ended after ${JSON.stringify(text)}`)));
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`GET ${path}: fewer than ${count} lines in ${timeoutMs} ms`)));
+    req.on('error', (error) => reject(error));
+    req.end();
+  });
 }
 
 /** The podman remote client, straight to the private Podman service. */
@@ -338,6 +361,20 @@ describePodman('Podman upstream (issue 12: libpod filtered on the real thing)', 
       const missing = await straight(['stats', '--no-stream', '--format', '{{.Name}}', VIS_LABEL, NOPE]);
       const t = await through(sieve.host, ['stats', '--no-stream', '--format', '{{.Name}}', VIS_LABEL, HIDDEN]);
       expect(shape(t)).toEqual(shape(missing, NOPE, HIDDEN));
+    });
+
+    it('pods/stats?stream=true (what `podman pod stats` asks): each line as Podman sends it, pm-pod-web only', async () => {
+      const lines = await firstLines(sieve.port, '/v4.3.1/libpod/pods/stats?stream=true&delay=1', 2);
+      expect(lines.status).toBe(200);
+      expect(lines.lines).toHaveLength(2);
+      for (const line of lines.lines) {
+        const names = (JSON.parse(line) as Array<{ Name: string }>).map((r) => r.Name);
+        expect(names).toEqual([POD_WEB]);
+      }
+      const all = lines.lines.join('\n');
+      expect(all).not.toContain(HIDDEN_POD_C);
+      expect(all).not.toContain(ids[HIDDEN_POD_C]!.slice(0, 12));
+      expect(all).not.toContain(ids.infra!.slice(0, 12));
     });
 
     it('pod stats --no-stream: pm-pod only', async () => {
