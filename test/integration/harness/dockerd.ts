@@ -18,6 +18,7 @@ import { constants as fsConstants, accessSync, closeSync, copyFileSync, existsSy
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { atProcessExit } from './exit-hooks.js';
 
 export const BUSYBOX_IMAGE = 'local/busybox:1';
 const BUSYBOX_APPLETS = ['sh', 'sleep', 'echo', 'cat', 'ls', 'tail', 'head', 'true', 'env'] as const;
@@ -122,7 +123,7 @@ function emptyCliConfigDir(): string {
   if (!cliConfigDir || !existsSync(cliConfigDir)) {
     cliConfigDir = mkdtempSync(join(tmpdir(), 'ds-cli-'));
     const dir = cliConfigDir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    atProcessExit(() => rmSync(dir, { recursive: true, force: true }));
   }
   return cliConfigDir;
 }
@@ -435,7 +436,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // Last resort if the test process dies without teardown: don't leave daemons behind.
-  process.once('exit', () => {
+  atProcessExit(() => {
     for (const d of running) {
       try {
         process.kill(d.pid, 'SIGTERM');

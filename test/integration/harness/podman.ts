@@ -48,6 +48,7 @@ import {
   waitForPidGone,
   type DockerResult,
 } from './dockerd.js';
+import { atProcessExit } from './exit-hooks.js';
 
 /** The containers.conf every podman process of the harness reads (via CONTAINERS_CONF). */
 export const PODMAN_CONTAINERS_CONF = `[containers]
@@ -364,7 +365,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // Last resort if the test process dies without teardown: no containers, no service left behind.
-  process.once('exit', () => {
+  atProcessExit(() => {
     for (const p of running) {
       runcDeleteAll(p.dir);
       try {

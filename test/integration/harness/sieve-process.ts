@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { atProcessExit } from './exit-hooks.js';
 
 export const SIEVE_ENTRY = fileURLToPath(new URL('../../../dist/server.js', import.meta.url));
 
@@ -75,7 +76,7 @@ export async function startSieveProcess(opts: StartSieveProcessOptions): Promise
   live.add(child);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.once('exit', () => {
+    atProcessExit(() => {
       for (const c of live) c.kill('SIGKILL');
     });
   }

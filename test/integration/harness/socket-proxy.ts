@@ -9,6 +9,7 @@ import { freePort } from '../../support/free-port.js';
 export { freePort };
 import { fileURLToPath } from 'node:url';
 import { findBinary } from './dockerd.js';
+import { atProcessExit } from './exit-hooks.js';
 
 export const HAPROXY_CFG = fileURLToPath(new URL('./haproxy.cfg', import.meta.url));
 
@@ -111,7 +112,7 @@ export async function startSocketProxy(dockerSock: string, env: Record<string, s
   live.add(pid);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.once('exit', () => {
+    atProcessExit(() => {
       for (const p of live) {
         try {
           process.kill(p, 'SIGKILL');
