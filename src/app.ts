@@ -66,10 +66,11 @@ const sievePlugin: FastifyPluginAsync<SieveOptions> = async (app, options) => {
     });
   }
 
-  // exec and attach (Connection: Upgrade) never reach Fastify's router: Node hands them to this listener.
+  // exec and attach (Connection: Upgrade) never reach Fastify's router: Node hands them to this listener. So do
+  // Podman's plain exec starts, made upgrades before Node's parser reads them (hijack/plain-start.ts).
   const hijack = createHijack(context, app.log);
-  app.server.on('upgrade', hijack.onUpgrade);
-  app.decorate('onUpgrade', hijack.onUpgrade);
+  hijack.attach(app.server);
+  app.decorate('attachUpgrades', (server: Server) => hijack.attach(server));
   // Upgraded sockets are no longer the server's HTTP connections: it would wait for them forever.
   app.addHook('preClose', async () => hijack.close(config.timeouts.shutdownGraceMs));
   app.addHook('onClose', async () => {
@@ -199,8 +200,8 @@ declare module 'fastify' {
     sieve: Sieve;
     /** Reads the TLS certificates again (SIGHUP); a no-op without TLS. */
     reloadTls(): void;
-    /** The upgrade relay, for listeners other than the app's own server. */
-    onUpgrade: (request: import('node:http').IncomingMessage, socket: import('node:stream').Duplex, head: Buffer) => void;
+    /** Serves the upgrades (and Podman's plain exec starts) of a listener other than the app's own server. */
+    attachUpgrades: (server: import('node:http').Server) => void;
     /**
      * Puts a new set of profiles in force at once; requests in flight finish on theirs, but long-lived answers
      * and upgraded sessions of a profile that changed or went away are cut. Returns how many were cut.

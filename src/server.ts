@@ -138,7 +138,7 @@ async function main(): Promise<void> {
   if (settings.file?.listeners === undefined) await listen(app, config);
   else {
     await app.ready();
-    listeners = await startListeners(app, settings.listeners, app.onUpgrade, config, log);
+    listeners = await startListeners(app, settings.listeners, app.attachUpgrades, config, log);
   }
 
   const reload = (reason: string): void => {

@@ -36,13 +36,13 @@ export function sameListeners(a: readonly ListenerSpec[], b: readonly ListenerSp
 export async function startListeners(
   app: FastifyInstance,
   specs: readonly ListenerSpec[],
-  onUpgrade: (...args: Parameters<Parameters<Server['on']>[1]>) => void,
+  attachUpgrades: (server: Server) => void,
   config: Config,
   log: Logger,
 ): Promise<RunningListener[]> {
   const started: RunningListener[] = [];
   try {
-    for (const spec of specs) started.push(await startListener(app, spec, onUpgrade as never, config, log));
+    for (const spec of specs) started.push(await startListener(app, spec, attachUpgrades, config, log));
   } catch (error) {
     await Promise.all(started.map((listener) => listener.close(0)));
     throw error;
@@ -53,7 +53,7 @@ export async function startListeners(
 async function startListener(
   app: FastifyInstance,
   spec: ListenerSpec,
-  onUpgrade: (...args: never[]) => void,
+  attachUpgrades: (server: Server) => void,
   config: Config,
   log: Logger,
 ): Promise<RunningListener> {
@@ -73,7 +73,7 @@ async function startListener(
     tls === undefined ? createHttpServer(options, handler) : (createHttpsServer({ ...httpsServerOptions(tls), ...options }, handler) as unknown as Server);
   const info = { profile: spec.profile, unix: spec.kind === 'unix' };
   server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => tagConnection(socket, info));
-  server.on('upgrade', onUpgrade as never);
+  attachUpgrades(server);
   const reloader: TlsReloader | undefined = tls === undefined ? undefined : watchTlsFiles(server as unknown as HttpsServer, tls, log);
 
   if (spec.kind === 'unix') {

@@ -5,9 +5,8 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 const MAX_CHUNK_LINE = 8 * 1024;
 
 /** The client's request head, with the judged path and the upstream's Host; every other header as received. */
-export function requestHead(request: IncomingMessage, pathWithQuery: string, host: string): Buffer {
+export function requestHead(request: IncomingMessage, pathWithQuery: string, host: string, raw: readonly string[] = request.rawHeaders): Buffer {
   const lines = [`${request.method ?? 'GET'} ${pathWithQuery} HTTP/${request.httpVersion}`];
-  const raw = request.rawHeaders;
   let hostWritten = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;

@@ -18,7 +18,7 @@
 // This module is the edge of an upgrade: the 'upgrade' listener, the same edge checks and admission as the HTTP
 // routes, and the sessions a reload may cut. The decision is in decision.ts, HTTP framing in framing.ts, the
 // relay of bytes in relay.ts.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
@@ -32,6 +32,7 @@ import { allowedSource, resolveClient } from '../edge/client.js';
 import { connectRawUpstream, readUpstreamTls, upstreamHostHeader, type RawConnectOptions } from '../upstream.js';
 import { answerWith, judge, type Plan } from './decision.js';
 import { requestBodyEnd, requestHead } from './framing.js';
+import { createPlainStarts, interceptPlainExecStarts, withoutAddedHeaders } from './plain-start.js';
 import { relay } from './relay.js';
 import { answer } from './reply.js';
 
@@ -48,6 +49,11 @@ export interface Hijack {
   /** The server's 'upgrade' listener. */
   readonly onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /**
+   * Serves the upgrades of `server`, and Podman's plain exec starts as upgrades (plain-start.ts). Call it before
+   * the server listens.
+   */
+  attach(server: Server): void;
+  /**
    * Refuses new upgrades, and cuts those in progress after `graceMs`: the server cannot finish closing while
    * they are open (they are no longer its HTTP connections, so closeAllConnections() does not reach them).
    */
@@ -61,6 +67,7 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
   const upstreamTls = options.upstreamTls ?? readUpstreamTls(sieve.config.upstreamTls);
   const lingerMs = options.lingerMs ?? 5_000;
   const live = new Set<Duplex>();
+  const plainStarts = createPlainStarts();
   /** The client side of each session, with the profile it was judged by. */
   const sessions = new Map<Duplex, Profile>();
   let closed = false;
@@ -93,6 +100,9 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
     const method = request.method ?? 'GET';
     const url = request.url ?? '/';
     const target = classifyTarget(method, url);
+    // A plain exec start made an upgrade here: the client asked for no upgrade, and the log says what it sent.
+    const plain = plainStarts.take(request.socket as Socket);
+    const upgradeHeader = plain ? undefined : request.headers.upgrade;
     let profile: Profile | undefined;
     let clientName = 'none';
     let audit = '';
@@ -103,7 +113,8 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
         {
           method,
           path: url,
-          upgrade: request.headers.upgrade,
+          upgrade: upgradeHeader,
+          ...(plain ? { plainExecStart: true } : {}),
           status,
           durationMs: Math.round((performance.now() - started) * 100) / 100,
           decision: logged,
@@ -172,7 +183,7 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
       client,
       head,
       upstream,
-      requestHead: requestHead(request, pathWithQuery, upstreamHostHeader(sieve.config.upstream)),
+      requestHead: requestHead(request, pathWithQuery, upstreamHostHeader(sieve.config.upstream), plain ? withoutAddedHeaders(request.rawHeaders) : request.rawHeaders),
       version: target.version,
       sieve,
       lingerMs,
@@ -182,6 +193,10 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
 
   return {
     onUpgrade,
+    attach(server) {
+      interceptPlainExecStarts(server, sieve.config.timeouts.clientHeadersMs, plainStarts);
+      server.on('upgrade', onUpgrade);
+    },
     closeSessions(stale) {
       let cut = 0;
       for (const [client, profile] of sessions) {
@@ -193,6 +208,8 @@ export function createHijack(sieve: Sieve, log: FastifyBaseLogger, options: Hija
     },
     close(graceMs = 0) {
       closed = true;
+      // Connections that have not sent a request line yet have nothing to finish.
+      for (const socket of plainStarts.waiting) socket.destroy();
       const cut = (): void => {
         for (const socket of live) socket.destroy();
         live.clear();

@@ -96,14 +96,14 @@ function firstLines(port: number, path: string, count: number, timeoutMs = 30_00
 }
 
 /** The podman remote client, straight to the private Podman service. */
-function straight(args: string[]): Promise<DockerResult> {
-  return podman(args, { timeoutMs: 60_000 });
+function straight(args: string[], input?: string): Promise<DockerResult> {
+  return podman(args, { timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
 }
 
 /** The podman remote client through docker-sieve at `url` (tcp://127.0.0.1:PORT). Everything it prints is kept. */
-async function through(url: string, args: string[]): Promise<DockerResult> {
+async function through(url: string, args: string[], input?: string): Promise<DockerResult> {
   const dir = podmanDir(podmanSock());
-  const r = await podman(args, { url, dir, env: { HOME: join(dir, 'client-home') }, timeoutMs: 60_000 });
+  const r = await podman(args, { url, dir, env: { HOME: join(dir, 'client-home') }, timeoutMs: 60_000, ...(input === undefined ? {} : { input }) });
   return keep(`podman ${args.join(' ')} via ${url}`, r);
 }
 
@@ -291,6 +291,33 @@ describePodman('Podman upstream (issue 12: libpod filtered on the real thing)', 
       const s = await straight(args(NOPE));
       const t = await through(sieve.host, args(NOPE));
       expect(shape(t)).toEqual(shape(s));
+    });
+  });
+
+  // Podman's client starts an exec with a plain POST and writes stdin on the same connection (hijack/plain-start.ts).
+  describe('exec -i: stdin reaches the exec through docker-sieve', () => {
+    const script = 'echo one\necho two >&2\nread line; echo "read $line"\nexit 7\n';
+    const stdinLine = 'typed-line-5e2\n';
+    it('exec -i pm-vis-label sh: the same stdout, stderr and exit code (7) straight and through', async () => {
+      const s = await straight(['exec', '-i', VIS_LABEL, 'sh', '-c', `${script.replace(/\n/g, '; ').replace(/; $/, '')}`], stdinLine);
+      const t = await through(sieve.host, ['exec', '-i', VIS_LABEL, 'sh', '-c', `${script.replace(/\n/g, '; ').replace(/; $/, '')}`], stdinLine);
+      expect(s.code, s.stderr).toBe(7);
+      expect(s.stdout).toBe('one\nread typed-line-5e2\n');
+      expect(shape(t)).toEqual(shape(s));
+    });
+
+    it('exec -i pm-vis-name cat: a larger stdin comes back whole', async () => {
+      const input = Array.from({ length: 2_000 }, (_v, i) => `line ${i} ${'x'.repeat(60)}`).join('\n') + '\n';
+      const t = await through(sieve.host, ['exec', '-i', VIS_NAME, 'cat'], input);
+      expect(t.code, t.stderr).toBe(0);
+      expect(t.stdout).toBe(input);
+    });
+
+    it(`exec -i ${HIDDEN}: like ${NOPE} straight, and the stdin goes nowhere`, async () => {
+      const missing = await straight(['exec', '-i', NOPE, 'cat'], 'x\n');
+      const t = await through(sieve.host, ['exec', '-i', HIDDEN, 'cat'], 'x\n');
+      expect(shape(t)).toEqual(shape(missing, NOPE, HIDDEN));
+      for (const mark of hiddenMarks()) expect(`${t.stdout}${t.stderr}`).not.toContain(mark);
     });
   });
 

@@ -158,7 +158,7 @@ describe('who is the client', () => {
     const sieve = await start(fileProfileSet(file, resolveTokens(file.clients, { readFile: () => '', env: { EDGE_TOKEN: TOKENS.edge } })));
     await sieve.ready();
     const config = parseConfig({ PROXY_URL: upstream.url });
-    const listeners: RunningListener[] = await startListeners(sieve, file.listeners!, sieve.onUpgrade, config, sieve.log as never);
+    const listeners: RunningListener[] = await startListeners(sieve, file.listeners!, sieve.attachUpgrades, config, sieve.log as never);
     try {
       const dispatcher = new Agent({ connect: { socketPath: `${dir}/traefik.sock` } });
       const response = await undiciRequest('http://localhost/containers/json', { dispatcher, headers: bearer(TOKENS.home) });
@@ -302,7 +302,7 @@ describe('ALLOW_FROM and a unix-socket listener', () => {
     const file = parseConfigFile(`${configText()}listeners:\n  - socket: ${dir}/traefik.sock\n    profile: traefik\n`, 'sieve.yaml');
     const sieve = await start(fileProfileSet(file, resolveTokens(file.clients, { readFile: () => '', env: { EDGE_TOKEN: TOKENS.edge } })), { ALLOW_FROM: '192.0.2.1' });
     await sieve.ready();
-    const listeners = await startListeners(sieve, file.listeners!, sieve.onUpgrade, parseConfig({ PROXY_URL: upstream.url }), sieve.log as never);
+    const listeners = await startListeners(sieve, file.listeners!, sieve.attachUpgrades, parseConfig({ PROXY_URL: upstream.url }), sieve.log as never);
     try {
       const dispatcher = new Agent({ connect: { socketPath: `${dir}/traefik.sock` } });
       const onSocket = await undiciRequest('http://localhost/containers/json', { dispatcher });
