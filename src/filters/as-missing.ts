@@ -38,7 +38,8 @@ export function forwardAsMissing(reply: FastifyReply, sieve: Sieve, version: Api
         return;
       }
       reply.removeHeader('content-length');
-      reply.send(body.toString('utf8').replaceAll(missing.placeholder, missing.ref));
+      // A Buffer, so that Fastify adds no charset to the daemon's content type.
+      reply.send(Buffer.from(body.toString('utf8').replaceAll(missing.placeholder, missing.ref), 'utf8'));
     },
   });
 }

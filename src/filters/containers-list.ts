@@ -7,7 +7,12 @@ import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../st
 import { ownName, type Policy } from '../policy.js';
 import type { Sieve } from '../sieve.js';
 import type { Api, Target } from '../docker/target.js';
-import { FILTER_COMMITTED, fetchForFilter, sendFilteredOnceCommitted, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
+import { FILTER_COMMITTED, fetchForFilter, readBody, sendDockerError, sendFilteredOnceCommitted, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
+import { dockerError, noSuchContainer } from '../docker/errors.js';
+import { endToEndHeaders } from '../upstream.js';
+import { sendLookupFailure } from '../lookup.js';
+import { unusedName } from './as-missing.js';
+import { planContainerRefFilters } from './list-filters.js';
 
 export interface ListQuery {
   /** The query to send upstream. */
@@ -204,9 +209,29 @@ export async function containersListRoute(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> {
-  const plan = target.api === 'libpod' ? planLibpodListQuery(target.query) : planListQuery(target.query);
+  const judged = await judgeRefFilters(sieve, target, request, reply);
+  if (judged === undefined) return;
+  const plan = target.api === 'libpod' ? planLibpodListQuery(judged.query) : planListQuery(judged.query);
   const response = await fetchForFilter(sieve.upstream, request, reply, target.version, withQuery(target.path, plan.upstreamQuery));
   if (response === undefined) return;
+  if (judged.placeholders.size > 0) {
+    // A hidden container was named: the daemon was asked about a name no container has.
+    request.decision = 'hidden';
+    if (response.statusCode === 200) {
+      // Something has that name after all: say nothing of it, and nothing of the hidden one.
+      await response.body.dump().catch(() => undefined);
+      sendDockerError(reply, sieve.upstream, noSuchContainer(judged.placeholders.values().next().value!, target.version, target.api));
+      return;
+    }
+    // The daemon's own answer for a missing container, about the ref the client sent.
+    let body = (await readBody(response.body, MAX_ERROR_BODY)).toString('utf8');
+    for (const [placeholder, ref] of judged.placeholders) body = body.replaceAll(placeholder, ref);
+    const headers = endToEndHeaders(response.headers);
+    delete headers['content-length'];
+    // A Buffer, so that Fastify adds no charset: the docker CLI reads an error's JSON only as `application/json`.
+    reply.code(response.statusCode).headers(headers).send(Buffer.from(body, 'utf8'));
+    return;
+  }
   if (response.statusCode !== 200) {
     sendUnchanged(request, reply, response);
     return;
@@ -218,4 +243,50 @@ export async function containersListRoute(
     version: target.version,
     what: 'container list',
   });
+}
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/**
+ * The containers that `before` and `since` name (list-filters.ts), judged before the list is asked for: a visible
+ * one is named by its full ID, a hidden one by a name no container has (placeholder → the client's ref), a missing
+ * one as it came. Answers the client itself (400, 502) and returns undefined when the list may not be asked for.
+ */
+async function judgeRefFilters(
+  sieve: Sieve,
+  target: Extract<Target, { kind: 'containers-list' }>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<{ query: string; placeholders: ReadonlyMap<string, string> } | undefined> {
+  const plan = planContainerRefFilters(target.query);
+  if (plan.kind === 'none') return { query: target.query, placeholders: new Map() };
+  if (plan.kind === 'refuse') {
+    request.decision = 'refused';
+    sendDockerError(reply, sieve.upstream, dockerError(400, plan.message, target.version));
+    return undefined;
+  }
+  const replacements = new Map<string, string>();
+  const placeholders = new Map<string, string>();
+  for (const ref of plan.refs) {
+    let resolution;
+    try {
+      resolution = await sieve.resolver.resolveContainerRef(ref, target.api);
+    } catch (error) {
+      sendLookupFailure(reply, sieve.upstream, error as Error, target.version);
+      return undefined;
+    }
+    if (resolution.kind === 'missing') continue;
+    if (request.profile.policy.visibleContainer(resolution.container)) {
+      // By its full ID, so that the daemon looks up the container that was judged. A prefix goes as it came:
+      // dockerd takes only a full ID or a name here (measured), Podman a prefix too, each as straight.
+      const { id, name } = resolution.container;
+      const bare = (text: string): string => (text.startsWith('/') ? text.slice(1) : text);
+      if (ref === id || bare(ref) === bare(name)) replacements.set(ref, id);
+      continue;
+    }
+    const placeholder = unusedName();
+    replacements.set(ref, placeholder);
+    placeholders.set(placeholder, ref);
+  }
+  return { query: plan.query(replacements), placeholders };
 }

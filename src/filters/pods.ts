@@ -7,7 +7,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
-import { noSuchPod } from '../docker/errors.js';
+import { dockerError, noSuchPod } from '../docker/errors.js';
+import { refusedPodFilters } from './list-filters.js';
 import {
   backToRefs,
   filterPodInspect,
@@ -36,6 +37,12 @@ const MAX_POD_BODY = 16 * 1024 * 1024;
 
 /** GET /libpod/pods/json: each pod with its visible members only; a pod with none is dropped. */
 export async function podsListRoute(sieve: Sieve, target: Extract<Target, { kind: 'pods-list' }>, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const refused = refusedPodFilters(target.query);
+  if (refused !== undefined) {
+    request.decision = 'refused';
+    sendDockerError(reply, sieve.upstream, dockerError(403, refused, target.version));
+    return;
+  }
   const fetched = await fetchUpstreamJson(sieve, target, request, reply);
   if (fetched.kind !== 'json') return;
   try {

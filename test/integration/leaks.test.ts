@@ -63,6 +63,65 @@ describeIntegration('leaks: system df, networks', () => {
     await removeContainers(NAMES);
   });
 
+  // `before` and `since` make the daemon look a container up: a hidden one's name must get the answer a missing
+  // one gets, or the list would say that it exists and when it was created.
+  const listWith = (base: string, filters: unknown) => get(`${base}/v1.41/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify(filters))}`);
+  const forms: Array<[string, (key: string, name: string) => unknown]> = [
+    ['list form', (key, name) => ({ [key]: [name] })],
+    ['map form', (key, name) => ({ [key]: { [name]: true } })],
+  ];
+
+  it.each(['before', 'since'].flatMap((key) => forms.map(([form, make]) => [key, form, make] as const)))(
+    'GET /containers/json with %s naming a hidden container (%s): the answer straight for a missing one',
+    async (key, _form, make) => {
+      const hiddenStraight = await listWith(proxy.url, make(key, 'lk-db'));
+      const missingStraight = await listWith(proxy.url, make(key, 'lk-nope'));
+      // The daemon's oracle, which docker-sieve must not pass on.
+      expect(hiddenStraight.status).toBe(200);
+      expect(missingStraight.status).toBeGreaterThanOrEqual(400);
+      const through = await listWith(sieve.url, make(key, 'lk-db'));
+      expect(through.status).toBe(missingStraight.status);
+      expect(through.body).toBe(missingStraight.body.replaceAll('lk-nope', 'lk-db'));
+      // By ID and by ID prefix too.
+      for (const ref of [ids['lk-db']!, ids['lk-db']!.slice(0, 12)]) {
+        const missingId = await listWith(proxy.url, make(key, 'f'.repeat(ref.length)));
+        const byId = await listWith(sieve.url, make(key, ref));
+        expect(byId.status).toBe(missingId.status);
+        expect(byId.body).toBe(missingId.body.replaceAll('f'.repeat(ref.length), ref));
+      }
+    },
+  );
+
+  it('GET /containers/json with before/since naming a visible container: the visible part of the daemon\'s answer', async () => {
+    const names = (body: string) => (JSON.parse(body) as Array<{ Names: string[] }>).map((c) => c.Names[0]!.slice(1)).filter((n) => n.startsWith('lk-')).sort();
+    for (const filters of [{ since: ['lk-web-a'] }, { before: { 'lk-web-job': true } }, { since: [ids['lk-web-a']!] }]) {
+      const straight = await listWith(proxy.url, filters);
+      const through = await listWith(sieve.url, filters);
+      expect(straight.status).toBe(200);
+      expect(through.status).toBe(200);
+      expect(names(through.body)).toEqual(names(straight.body).filter((n) => VISIBLE.includes(n)));
+      expect(names(straight.body).length).toBeGreaterThan(0);
+    }
+    // dockerd takes no ID prefix here: a visible container's prefix gets the daemon's own error, as straight.
+    const prefix = { since: [ids['lk-lab']!.slice(0, 12)] };
+    const straightPrefix = await listWith(proxy.url, prefix);
+    expect(straightPrefix.status).toBeGreaterThanOrEqual(400);
+    expect(await listWith(sieve.url, prefix)).toEqual(straightPrefix);
+  });
+
+  it('docker ps --filter before=lk-db through docker-sieve: exactly what straight says for before=lk-nope', async () => {
+    const missing = await docker(['ps', '-a', '--filter', 'before=lk-nope', '--format', '{{.Names}}'], { host: `tcp://127.0.0.1:${new URL(proxy.url).port}` });
+    const through = await docker(['ps', '-a', '--filter', 'before=lk-db', '--format', '{{.Names}}'], { host: sieve.host });
+    expect(missing.code).not.toBe(0);
+    expect({ code: through.code, stdout: through.stdout, stderr: through.stderr }).toEqual({
+      code: missing.code,
+      stdout: missing.stdout,
+      stderr: missing.stderr.replaceAll('lk-nope', 'lk-db'),
+    });
+    const hidden = await docker(['ps', '-a', '--filter', 'before=lk-db', '--format', '{{.Names}}'], { host: `tcp://127.0.0.1:${new URL(proxy.url).port}` });
+    expect(hidden.code).toBe(0);
+  });
+
   it('docker system df -v lists only visible containers', async () => {
     const direct = dfContainerNames(await dockerOk(['system', 'df', '-v']));
     expect(direct).toEqual(expect.arrayContaining([...VISIBLE, ...HIDDEN]));

@@ -251,6 +251,67 @@ describePodman('Podman upstream (issue 12: libpod filtered on the real thing)', 
     });
   });
 
+  // `before`/`since` name a container: Podman answers 500 for a missing one and a list for one it has, so a hidden
+  // name must get the missing answer. `ctr-*` pod filters match pods by every member, hidden ones included.
+  describe('list filters that name a container', () => {
+    it.each(['before', 'since'])(`ps -a --filter %s=${HIDDEN}: like the same filter naming ${NOPE} straight`, async (key) => {
+      const missing = await straight(['ps', '-a', '--filter', `${key}=${NOPE}`, '--format', '{{.Names}}']);
+      const t = await through(sieve.host, ['ps', '-a', '--filter', `${key}=${HIDDEN}`, '--format', '{{.Names}}']);
+      expect(missing.code).not.toBe(0);
+      expect(shape(t)).toEqual(shape(missing, NOPE, HIDDEN));
+    });
+
+    it.each(['before', 'since'])(`ps -a --filter %s=${VIS_LABEL}: the visible part of the straight answer`, async (key) => {
+      const s = await straight(['ps', '-a', '--filter', `${key}=${VIS_LABEL}`, '--format', '{{.Names}}']);
+      const t = await through(sieve.host, ['ps', '-a', '--filter', `${key}=${VIS_LABEL}`, '--format', '{{.Names}}']);
+      expect(s.code, s.stderr).toBe(0);
+      expect(t.code, t.stderr).toBe(0);
+      expect(lines(t.stdout)).toEqual(lines(s.stdout).filter((n) => VISIBLE.has(n)));
+    });
+
+    it.each(['before', 'since'])('raw libpod containers/json with %s naming pm-hidden: the status and body of a missing name', async (key) => {
+      const path = (ref: string) => `/v4.3.1/libpod/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ [key]: [ref] }))}`;
+      const missing = await libpodRequest(direct(), 'GET', path(NOPE));
+      const hiddenStraight = await libpodRequest(direct(), 'GET', path(HIDDEN));
+      const t = keepRaw(`libpod list ${key}=hidden`, await libpodRequest({ port: sieve.port }, 'GET', path(HIDDEN)));
+      // The oracle this closes: straight, the hidden name gets a list where a missing one gets an error.
+      expect(hiddenStraight.status).toBe(200);
+      expect(missing.status).toBe(500);
+      expect(t.status).toBe(missing.status);
+      expect(t.body).toBe(missing.body.replaceAll(NOPE, HIDDEN));
+    });
+
+    it('the compatible list (docker CLI on Podman) with before=pm-hidden: like before=pm-nope straight', async () => {
+      const missing = await docker(['ps', '-a', '--filter', `before=${NOPE}`], { host: `unix://${podmanSock()}` });
+      const t = keep('docker ps before=hidden on podman', await docker(['ps', '-a', '--filter', `before=${HIDDEN}`], { host: sieve.host }));
+      expect(missing.code).not.toBe(0);
+      expect(shape(t)).toEqual(shape(missing, NOPE, HIDDEN));
+    });
+
+    it.each([
+      ['ctr-names', HIDDEN_POD_C],
+      ['ctr-ids', 'a'],
+      ['ctr-status', 'running'],
+      ['ctr-number', '1'],
+    ])('pod ps --filter %s=…: refused with 403 naming docker-sieve, nothing listed', async (key, value) => {
+      const s = await straight(['pod', 'ps', '--filter', `${key}=${value}`, '--format', '{{.Name}}']);
+      const t = await through(sieve.host, ['pod', 'ps', '--filter', `${key}=${value}`, '--format', '{{.Name}}']);
+      expect(s.code, s.stderr).toBe(0);
+      expect(t.code).not.toBe(0);
+      expect(t.stdout.trim()).toBe('');
+      expect(t.stderr).toContain('docker-sieve');
+      expect(t.stderr).toContain(key);
+      const raw = keepRaw(`pods list ${key}`, await libpodRequest({ port: sieve.port }, 'GET', `/v4.3.1/libpod/pods/json?filters=${encodeURIComponent(JSON.stringify({ [key]: [value] }))}`));
+      expect(raw.status).toBe(403);
+    });
+
+    it('pod ps --filter name=pm-: filtered by docker-sieve, not refused', async () => {
+      const t = await through(sieve.host, ['pod', 'ps', '--filter', 'name=pm-', '--format', '{{.Name}}']);
+      expect(t.code, t.stderr).toBe(0);
+      expect(lines(t.stdout)).toEqual([POD]);
+    });
+  });
+
   // Each command for a visible container: the same straight and through. For the hidden one: through docker-sieve
   // exactly what Podman says straight about pm-nope, with the name swapped.
   const perContainer: Array<[string, (c: string) => string[], (r: DockerResult) => unknown]> = [
