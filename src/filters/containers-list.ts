@@ -12,7 +12,7 @@ import { dockerError, noSuchContainer } from '../docker/errors.js';
 import { endToEndHeaders } from '../upstream.js';
 import { sendLookupFailure } from '../lookup.js';
 import { unusedName } from './as-missing.js';
-import { planContainerRefFilters } from './list-filters.js';
+import { lookupRefOf, planContainerRefFilters } from './list-filters.js';
 
 export interface ListQuery {
   /** The query to send upstream. */
@@ -268,9 +268,15 @@ async function judgeRefFilters(
   const replacements = new Map<string, string>();
   const placeholders = new Map<string, string>();
   for (const ref of plan.refs) {
+    const lookupRef = lookupRefOf(ref);
+    if (lookupRef === undefined) {
+      request.decision = 'refused';
+      sendDockerError(reply, sieve.upstream, dockerError(400, `docker-sieve: ${JSON.stringify(ref)} in before or since is not a container name or ID`, target.version));
+      return undefined;
+    }
     let resolution;
     try {
-      resolution = await sieve.resolver.resolveContainerRef(ref, target.api);
+      resolution = await sieve.resolver.resolveContainerRef(lookupRef, target.api);
     } catch (error) {
       sendLookupFailure(reply, sieve.upstream, error as Error, target.version);
       return undefined;
@@ -281,7 +287,7 @@ async function judgeRefFilters(
       // dockerd takes only a full ID or a name here (measured), Podman a prefix too, each as straight.
       const { id, name } = resolution.container;
       const bare = (text: string): string => (text.startsWith('/') ? text.slice(1) : text);
-      if (ref === id || bare(ref) === bare(name)) replacements.set(ref, id);
+      if (lookupRef === id || lookupRef === bare(name)) replacements.set(ref, id);
       continue;
     }
     const placeholder = unusedName();

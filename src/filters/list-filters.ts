@@ -102,3 +102,14 @@ export function refusedPodFilters(query: string): string | undefined {
   if (named.length === 0) return undefined;
   return `docker-sieve: the pod filters ${named.join(', ')} match containers this profile may not see, and are refused while container filters are active`;
 }
+
+/**
+ * The ref to look a before/since value up by: dockerd reads a name with or without its leading `/` (and a legacy
+ * link as `parent/alias`), and the lookup asks `/containers/{ref}/json` segment by segment. Undefined for a value
+ * with an empty segment (``, `//db`, `db/`), which no lookup path can carry: refused rather than guessed at.
+ */
+export function lookupRefOf(ref: string): string | undefined {
+  const bare = ref.startsWith('/') ? ref.slice(1) : ref;
+  if (bare.split('/').includes('')) return undefined;
+  return bare;
+}

@@ -109,6 +109,28 @@ describeIntegration('leaks: system df, networks', () => {
     expect(await listWith(sieve.url, prefix)).toEqual(straightPrefix);
   });
 
+  it('before/since with a leading `/` (dockerd reads /name as name): judged like the bare name', async () => {
+    const names = (body: string) => (JSON.parse(body) as Array<{ Names: string[] }>).map((c) => c.Names[0]!.slice(1)).filter((n) => n.startsWith('lk-')).sort();
+    const visibleStraight = await listWith(proxy.url, { since: ['/lk-web-a'] });
+    const visibleThrough = await listWith(sieve.url, { since: ['/lk-web-a'] });
+    expect(visibleStraight.status).toBe(200);
+    expect(visibleThrough.status).toBe(200);
+    expect(names(visibleThrough.body)).toEqual(names(visibleStraight.body).filter((n) => VISIBLE.includes(n)));
+    const hiddenStraight = await listWith(proxy.url, { before: ['/lk-db'] });
+    const missingStraight = await listWith(proxy.url, { before: ['/lk-nope'] });
+    expect(hiddenStraight.status).toBe(200);
+    expect(missingStraight.status).toBeGreaterThanOrEqual(400);
+    const hiddenThrough = await listWith(sieve.url, { before: ['/lk-db'] });
+    expect(hiddenThrough.status).toBe(missingStraight.status);
+    expect(hiddenThrough.body).toBe(missingStraight.body.replaceAll('lk-nope', 'lk-db'));
+    // No lookup path carries an empty segment: refused, and nothing is asked of the daemon.
+    for (const ref of ['//lk-db', 'lk-db/', '']) {
+      const refused = await listWith(sieve.url, { before: [ref] });
+      expect(refused.status, ref).toBe(400);
+      expect(refused.body).toContain('docker-sieve');
+    }
+  });
+
   it('docker ps --filter before=lk-db through docker-sieve: exactly what straight says for before=lk-nope', async () => {
     const missing = await docker(['ps', '-a', '--filter', 'before=lk-nope', '--format', '{{.Names}}'], { host: `tcp://127.0.0.1:${new URL(proxy.url).port}` });
     const through = await docker(['ps', '-a', '--filter', 'before=lk-db', '--format', '{{.Names}}'], { host: sieve.host });

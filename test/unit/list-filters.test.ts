@@ -1,6 +1,6 @@
 // The `filters` of a list where they name containers (src/filters/list-filters.ts): read as the daemons read them.
 import { describe, expect, it } from 'vitest';
-import { planContainerRefFilters, readFiltersQuery, refusedPodFilters } from '../../src/filters/list-filters.js';
+import { lookupRefOf, planContainerRefFilters, readFiltersQuery, refusedPodFilters } from '../../src/filters/list-filters.js';
 
 const q = (filters: unknown, rest = 'all=1'): string => `${rest}&filters=${encodeURIComponent(typeof filters === 'string' ? filters : JSON.stringify(filters))}`;
 const filtersOf = (query: string): unknown => JSON.parse(new URLSearchParams(query).get('filters')!);
@@ -72,5 +72,22 @@ describe('refusedPodFilters: pod filters that look at every container of a pod',
     const message = refusedPodFilters(query.replace(/^&/, ''));
     expect(message !== undefined).toBe(refused);
     if (refused) expect(message).toMatch(/^docker-sieve: /);
+  });
+});
+
+describe('lookupRefOf: the ref a before/since value is looked up by', () => {
+  it.each<[string, string | undefined]>([
+    ['db', 'db'],
+    ['/db', 'db'],
+    ['parent/alias', 'parent/alias'],
+    ['/parent/alias', 'parent/alias'],
+    ['0123abcd', '0123abcd'],
+    ['', undefined],
+    ['/', undefined],
+    ['//db', undefined],
+    ['db/', undefined],
+    ['a//b', undefined],
+  ])('%j → %j', (ref, want) => {
+    expect(lookupRefOf(ref)).toBe(want);
   });
 });
