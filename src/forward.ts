@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable, Transform } from 'node:stream';
 import { pipeInto } from './stream/pipe.js';
 import type { Dispatcher } from 'undici';
-import { dockerError, type DockerErrorReply } from './docker/errors.js';
+import { backToRefs, dockerError, type DockerErrorReply } from './docker/errors.js';
 import type { ApiVersion } from './docker/target.js';
 import { endToEndHeaders, type Upstream } from './upstream.js';
 
@@ -143,6 +143,16 @@ export function sendDockerError(reply: FastifyReply, upstream: Upstream, error: 
     .header('content-type', error.contentType)
     // A Buffer, so Fastify adds no charset: Go clients read `message` only for exactly application/json.
     .send(Buffer.from(error.body));
+}
+
+/**
+ * The daemon's answer, its status and headers already on `reply`, sent with what was forwarded written as the
+ * client's refs (backToRefs). A Buffer, so Fastify adds no charset: Go clients read `message` only for exactly
+ * `application/json`.
+ */
+export function sendNamingRefs(reply: FastifyReply, body: Buffer, refsByForwarded: ReadonlyMap<string, string>): void {
+  reply.removeHeader('content-length');
+  reply.send(Buffer.from(backToRefs(body.toString('utf8'), refsByForwarded), 'utf8'));
 }
 
 export async function readBody(stream: Readable, maxBytes: number): Promise<Buffer> {

@@ -43,3 +43,13 @@ export function noSuchExec(id: string, version: ApiVersion | undefined, api: Api
 export function notAllowedClient(): DockerErrorReply {
   return dockerError(403, 'docker-sieve: this client is not in ALLOW_FROM', undefined);
 }
+
+/**
+ * A daemon's error answer about what docker-sieve forwarded (a full ID, or a name no container has), told about
+ * the refs the client sent instead: each key of `refsByForwarded` written as its value. Pure.
+ */
+export function backToRefs(body: string, refsByForwarded: ReadonlyMap<string, string>): string {
+  let out = body;
+  for (const [forwarded, ref] of refsByForwarded) out = out.replaceAll(forwarded, ref);
+  return out;
+}

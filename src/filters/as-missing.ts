@@ -8,7 +8,7 @@ import type { FastifyReply } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { ApiVersion } from '../docker/target.js';
 import { noSuchContainer } from '../docker/errors.js';
-import { forward, readBody, sendDockerError } from '../forward.js';
+import { forward, readBody, sendDockerError, sendNamingRefs } from '../forward.js';
 
 const MAX_ANSWER = 1024 * 1024;
 
@@ -37,9 +37,7 @@ export function forwardAsMissing(reply: FastifyReply, sieve: Sieve, version: Api
         sendDockerError(reply, sieve.upstream, noSuchContainer(missing.ref, version, 'libpod'));
         return;
       }
-      reply.removeHeader('content-length');
-      // A Buffer, so that Fastify adds no charset to the daemon's content type.
-      reply.send(Buffer.from(body.toString('utf8').replaceAll(missing.placeholder, missing.ref), 'utf8'));
+      sendNamingRefs(reply, body, new Map([[missing.placeholder, missing.ref]]));
     },
   });
 }

@@ -7,12 +7,12 @@ import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../st
 import { ownName, type Policy } from '../policy.js';
 import type { Sieve } from '../sieve.js';
 import type { Api, Target } from '../docker/target.js';
-import { FILTER_COMMITTED, fetchForFilter, readBody, sendDockerError, sendFilteredOnceCommitted, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
+import { FILTER_COMMITTED, fetchForFilter, readBody, sendDockerError, sendFilteredOnceCommitted, sendNamingRefs, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
 import { dockerError, noSuchContainer } from '../docker/errors.js';
 import { endToEndHeaders } from '../upstream.js';
 import { sendLookupFailure } from '../lookup.js';
 import { unusedName } from './as-missing.js';
-import { lookupRefOf, planContainerRefFilters } from './list-filters.js';
+import { planContainerRefFilters } from './list-filters.js';
 
 export interface ListQuery {
   /** The query to send upstream. */
@@ -224,12 +224,9 @@ export async function containersListRoute(
       return;
     }
     // The daemon's own answer for a missing container, about the ref the client sent.
-    let body = (await readBody(response.body, MAX_ERROR_BODY)).toString('utf8');
-    for (const [placeholder, ref] of judged.placeholders) body = body.replaceAll(placeholder, ref);
-    const headers = endToEndHeaders(response.headers);
-    delete headers['content-length'];
-    // A Buffer, so that Fastify adds no charset: the docker CLI reads an error's JSON only as `application/json`.
-    reply.code(response.statusCode).headers(headers).send(Buffer.from(body, 'utf8'));
+    const body = await readBody(response.body, MAX_ERROR_BODY);
+    reply.code(response.statusCode).headers(endToEndHeaders(response.headers));
+    sendNamingRefs(reply, body, judged.placeholders);
     return;
   }
   if (response.statusCode !== 200) {
@@ -267,13 +264,7 @@ async function judgeRefFilters(
   }
   const replacements = new Map<string, string>();
   const placeholders = new Map<string, string>();
-  for (const ref of plan.refs) {
-    const lookupRef = lookupRefOf(ref);
-    if (lookupRef === undefined) {
-      request.decision = 'refused';
-      sendDockerError(reply, sieve.upstream, dockerError(400, `docker-sieve: ${JSON.stringify(ref)} in before or since is not a container name or ID`, target.version));
-      return undefined;
-    }
+  for (const { ref, lookupRef } of plan.refs) {
     let resolution;
     try {
       resolution = await sieve.resolver.resolveContainerRef(lookupRef, target.api);
@@ -286,8 +277,7 @@ async function judgeRefFilters(
       // By its full ID, so that the daemon looks up the container that was judged. A prefix goes as it came:
       // dockerd takes only a full ID or a name here (measured), Podman a prefix too, each as straight.
       const { id, name } = resolution.container;
-      const bare = (text: string): string => (text.startsWith('/') ? text.slice(1) : text);
-      if (lookupRef === id || lookupRef === bare(name)) replacements.set(ref, id);
+      if (lookupRef === id || lookupRef === (name.startsWith('/') ? name.slice(1) : name)) replacements.set(ref, id);
       continue;
     }
     const placeholder = unusedName();

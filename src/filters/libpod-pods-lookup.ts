@@ -249,13 +249,6 @@ export function podPath(target: { readonly base: string }, id: string, action: s
   return `${target.base}/pods/${id}${action === '' ? '' : `/${action}`}`;
 }
 
-/** An error answer about the full IDs forwarded, told about the refs the client sent instead. Pure. */
-export function backToRefs(body: string, refsById: ReadonlyMap<string, string>): string {
-  let out = body;
-  for (const [id, ref] of refsById) out = out.replaceAll(id, ref);
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // GET /libpod/pods/stats?namesOrIDs=&all=&stream=&delay=: `[{Pod, CID, Name, CPU, ...}]` per line.
 

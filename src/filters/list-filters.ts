@@ -52,8 +52,8 @@ export type RefFiltersPlan =
   | { readonly kind: 'refuse'; readonly message: string }
   | {
       readonly kind: 'judge';
-      /** Every container ref the filters name, once each, in order. */
-      readonly refs: readonly string[];
+      /** Every container ref the filters name, once each, in order, with the ref to look it up by (lookupRefOf). */
+      readonly refs: ReadonlyArray<{ readonly ref: string; readonly lookupRef: string }>;
       /** The query with each ref replaced by `replacements.get(ref)` (refs not in it as they came). */
       query(replacements: ReadonlyMap<string, string>): string;
     };
@@ -72,9 +72,15 @@ export function planContainerRefFilters(query: string): RefFiltersPlan {
     else return { kind: 'refuse', message: `docker-sieve: the ${key} filter is neither a list nor a map` };
   }
   if (refs.length === 0) return { kind: 'none' };
+  const judged: Array<{ ref: string; lookupRef: string }> = [];
+  for (const ref of new Set(refs)) {
+    const lookupRef = lookupRefOf(ref);
+    if (lookupRef === undefined) return { kind: 'refuse', message: `docker-sieve: ${JSON.stringify(ref)} in before or since is not a container name or ID` };
+    judged.push({ ref, lookupRef });
+  }
   return {
     kind: 'judge',
-    refs: [...new Set(refs)],
+    refs: judged,
     query(replacements) {
       const next: Record<string, unknown> = { ...read.filters };
       for (const key of CONTAINER_REF_FILTERS) {

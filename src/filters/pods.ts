@@ -10,7 +10,6 @@ import type { Target } from '../docker/target.js';
 import { dockerError, noSuchPod } from '../docker/errors.js';
 import { refusedPodFilters } from './list-filters.js';
 import {
-  backToRefs,
   filterPodInspect,
   filterPodsList,
   filterPodsStatsStream,
@@ -27,7 +26,7 @@ import {
   visibleContainerIds,
   visibleStatsCids,
 } from './libpod-pods-lookup.js';
-import { failClosed, fetchForFilter, forward, readBody, sendDockerError, sendFiltered, sendUnchanged, sendUpstreamStream, withQuery, type FilterSummary } from '../forward.js';
+import { failClosed, fetchForFilter, forward, readBody, sendDockerError, sendFiltered, sendNamingRefs, sendUnchanged, sendUpstreamStream, withQuery, type FilterSummary } from '../forward.js';
 import { sendLookupFailure } from '../lookup.js';
 import { judgePod, lookupPod, type PodFacts } from '../pod-lookup.js';
 import { fetchUpstreamJson, sendJson } from './json-answer.js';
@@ -92,9 +91,7 @@ export async function podRoute(sieve: Sieve, target: PodTarget, request: Fastify
     onResponse: async (reply, response) => {
       if (response.statusCode === 404) {
         // The pod went away since it was judged: about the ref the client sent, not our full ID.
-        const body = await readBody(response.stream, MAX_POD_BODY);
-        reply.removeHeader('content-length');
-        reply.send(backToRefs(body.toString('utf8'), new Map([[pod.id, target.ref]])));
+        sendNamingRefs(reply, await readBody(response.stream, MAX_POD_BODY), new Map([[pod.id, target.ref]]));
         return;
       }
       if (!inspect || response.statusCode !== 200) {

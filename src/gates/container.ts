@@ -5,7 +5,7 @@ import type { Sieve } from '../sieve.js';
 import { containerPath, type Target } from '../docker/target.js';
 import { dockerError, noSuchContainer } from '../docker/errors.js';
 import { forwardAsMissing, unusedName } from '../filters/as-missing.js';
-import { forward, readBody, sendDockerError, sendUpstreamStream, type UpstreamResponse } from '../forward.js';
+import { forward, readBody, sendDockerError, sendNamingRefs, sendUpstreamStream, type UpstreamResponse } from '../forward.js';
 import type { ResolvedContainer } from '../resolver.js';
 import { sendLookupFailure } from '../lookup.js';
 import { scrubContainerInspect, scrubLibpodInspect } from '../filters/container-inspect.js';
@@ -91,9 +91,7 @@ async function onContainerResponse(
 ): Promise<void> {
   if (response.statusCode === 404) {
     // The container went away since it was judged: say so about the ref the client sent, not our full ID.
-    const body = await readBody(response.stream, MAX_REWRITTEN_BODY);
-    reply.removeHeader('content-length');
-    reply.send(body.toString('utf8').replaceAll(container.id, target.ref));
+    sendNamingRefs(reply, await readBody(response.stream, MAX_REWRITTEN_BODY), new Map([[container.id, target.ref]]));
     return;
   }
   if (scrub) return sendScrubbed(reply, response, target.api === 'libpod' ? scrubLibpodInspect : scrubContainerInspect);

@@ -119,3 +119,18 @@ describe('many random refs', () => {
     expect(resolver.cacheEntries.refs).toBeGreaterThan(0);
   }, 60_000);
 });
+
+describe('the container went away between the judgement and the forward', () => {
+  it("gets the daemon's 404 about the client's ref, as exactly application/json (the docker CLI reads `message` only then)", async () => {
+    const id = 'c'.repeat(64);
+    upstream = await startFakeUpstream();
+    upstream.on('GET', '/containers/web-a/json', json(200, { Id: id, Name: '/web-a', Config: { Labels: {} } }));
+    upstream.on('GET', `/containers/${id}/logs`, json(404, { message: `No such container: ${id}` }));
+    await build({ PROXY_URL: upstream.url });
+    const response = await app!.inject({ method: 'GET', url: '/containers/web-a/logs?stdout=1' });
+    expect(response.statusCode).toBe(404);
+    expect(response.headers['content-type']).toBe('application/json');
+    expect(response.json()).toEqual({ message: 'No such container: web-a' });
+    expect(response.body).not.toContain(id);
+  });
+});

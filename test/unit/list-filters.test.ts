@@ -17,10 +17,14 @@ describe('planContainerRefFilters: which refs a container list names', () => {
     ['the key in another case (Podman reads the query key in any case)', `FILTERS=${encodeURIComponent('{"before":["db"]}')}`, 'judge', ['db']],
     ['the key with a long s (strings.EqualFold)', `filter%C5%BF=${encodeURIComponent('{"before":["db"]}')}`, 'judge', ['db']],
     ['a + for a space, as url.ParseQuery reads it', 'filters={"before":["my+db"]}', 'judge', ['my db']],
+    ['a name with its leading /', q({ since: ['/db'] }), 'judge', ['/db']],
   ])('%s', (_title, query, kind, refs) => {
     const plan = planContainerRefFilters(query);
     expect(plan.kind).toBe(kind);
-    if (plan.kind === 'judge') expect(plan.refs).toEqual(refs);
+    if (plan.kind === 'judge') {
+      expect(plan.refs.map((r) => r.ref)).toEqual(refs);
+      for (const { ref, lookupRef } of plan.refs) expect(lookupRef).toBe(lookupRefOf(ref));
+    }
   });
 
   it.each([
@@ -32,6 +36,8 @@ describe('planContainerRefFilters: which refs a container list names', () => {
     ['before that is a string', q({ before: 'db' })],
     ['before with a number in the list', q({ before: ['db', 3] })],
     ['since that is null', q({ since: null })],
+    ['a ref with an empty segment', q({ before: ['db', '//db'] })],
+    ['an empty ref', q({ since: { '': true } })],
   ])('refuses %s: not guessed at', (_title, query) => {
     expect(planContainerRefFilters(query).kind).toBe('refuse');
   });

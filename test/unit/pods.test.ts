@@ -10,9 +10,8 @@ import { buildApp } from '../../src/app.js';
 import { parseConfig, parseLabelRules, parseList, type Env } from '../../src/config.js';
 import { compilePolicy, type Policy } from '../../src/policy.js';
 import type { Resolution, Resolver } from '../../src/resolver.js';
-import { noSuchPod } from '../../src/docker/errors.js';
+import { backToRefs, noSuchPod } from '../../src/docker/errors.js';
 import {
-  backToRefs,
   filterPodInspect,
   filterPodsList,
   filterPodStats,
