@@ -839,7 +839,7 @@ describePodman('Podman upstream (issue 12: libpod filtered on the real thing)', 
     };
 
     it('docker events --since --until: the visible containers, none of the hidden containers', async () => {
-      const s = await dockerStraight(['events', '--since', String(since), '--until', String(now() + 1), '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.ID}}']);
+      const s = await dockerStraight(['events', '--since', String(since), '--until', String(now() + 3), '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.ID}}']);
       const t = await dockerEventsThrough();
       expect(t.code, t.stderr).toBe(0);
       expect(s.stdout).toContain(`container start ${HIDDEN} ${ids[HIDDEN]}`);
