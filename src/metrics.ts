@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
-import type { ResolverStats } from './resolver.js';
+import type { ResolverStats } from './upstream/resolver.js';
 
 export interface Metrics {
   readonly registry: Registry;

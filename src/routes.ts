@@ -2,11 +2,11 @@
 // classifier, its module, and its line here.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from './sieve.js';
-import type { Profile } from './profile.js';
+import type { Profile } from './policy/profile.js';
 import { LIBPOD_REFUSED, type Target } from './docker/target.js';
 import { dockerError, type DockerErrorReply } from './docker/errors.js';
 import { judgeAccess } from './gates/access.js';
-import { forward, sendDockerError } from './forward.js';
+import { forward, sendDockerError } from './upstream/forward.js';
 import { containerRoute } from './gates/container.js';
 import { execRoute } from './gates/exec.js';
 import { containersListRoute } from './filters/containers-list.js';

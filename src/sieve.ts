@@ -1,10 +1,10 @@
 // What every route handler works with: the config, the upstream client and the resolver, shared by every
 // profile. What one client sees and may do is the request's `profile`, resolved at the edge.
 import type { Config } from './config.js';
-import type { Profile } from './profile.js';
-import type { ProfileSet } from './profiles.js';
-import type { Resolver } from './resolver.js';
-import type { Upstream } from './upstream.js';
+import type { Profile } from './policy/profile.js';
+import type { ProfileSet } from './policy/profiles.js';
+import type { Resolver } from './upstream/resolver.js';
+import type { Upstream } from './upstream/upstream.js';
 import type { ExecResolver } from './gates/exec.js';
 import type { ClientAllowlist } from './edge/allow-from.js';
 import type { Metrics } from './metrics.js';

@@ -2,7 +2,7 @@
 // interleaved round by round. The filter is the real one (src/filters/containers-list.ts, as a Transform), fed
 // 64 KB chunks as a socket would feed it.
 import { filterContainerList } from '../../src/filters/containers-list.js';
-import { compilePolicy, ownName, type Policy } from '../../src/policy.js';
+import { compilePolicy, ownName, type Policy } from '../../src/policy/policy.js';
 import { scaledList } from '../support/static-upstream.js';
 import { median } from '../support/load.js';
 import { mb, times, verdict, type Row } from '../support/report.js';

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
 import { filterContainerList } from '../../src/filters/containers-list.js';
-import { compilePolicy } from '../../src/policy.js';
+import { compilePolicy } from '../../src/policy/policy.js';
 
 const [upstreamUrl, port, mode] = process.argv.slice(2) as [string, string, 'plain' | 'filter'];
 const policy = compilePolicy({ names: ['web'], labels: [] });

@@ -1,13 +1,13 @@
 // `docker-sieve preview`: every container the upstream lists, visible or hidden, and the rule that decided, for
 // each profile (one list request judged by all of them). Users debug their filters with it before they deploy, so
 // it also warns about likely mistakes.
-import { compilePolicy, ownName, type Policy } from '../policy.js';
+import { compilePolicy, ownName, type Policy } from '../policy/policy.js';
 import { parseList, type Config, type Env, type LabelRule } from '../config.js';
 import { nearest, type ConfigFile } from '../config/file.js';
 import type { Settings } from '../config/load.js';
 import { describeAccess } from '../gates/access.js';
-import type { ProfileMode, ProfileRules } from '../profile.js';
-import { createUpstream, readUpstreamTls } from '../upstream.js';
+import type { ProfileMode, ProfileRules } from '../policy/profile.js';
+import { createUpstream, readUpstreamTls } from '../upstream/upstream.js';
 
 export interface PreviewRow {
   readonly name: string;

@@ -2,7 +2,7 @@
 // the config file: the Config, the listeners, and the profiles with how clients are told apart.
 import { readFileSync } from 'node:fs';
 import { ConfigError, parseConfig, type Config, type Env } from '../config.js';
-import { envProfileSet, fileProfileSet, type ProfileSet } from '../profiles.js';
+import { envProfileSet, fileProfileSet, type ProfileSet } from '../policy/profiles.js';
 import { loadConfigFile, resolveTokens, type ConfigFile, type ListenerSpec } from './file.js';
 
 export interface Settings {

@@ -3,8 +3,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Profile } from '../profile.js';
-import type { ProfileSet } from '../profiles.js';
+import type { Profile } from '../policy/profile.js';
+import type { ProfileSet } from '../policy/profiles.js';
 import { dockerError, type DockerErrorReply } from '../docker/errors.js';
 import { certificateFacts } from './identity.js';
 

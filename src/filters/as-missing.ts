@@ -8,7 +8,7 @@ import type { FastifyReply } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { ApiVersion } from '../docker/target.js';
 import { noSuchContainer } from '../docker/errors.js';
-import { forward, readBody, sendDockerError, sendNamingRefs } from '../forward.js';
+import { forward, readBody, sendDockerError, sendNamingRefs } from '../upstream/forward.js';
 
 const MAX_ANSWER = 1024 * 1024;
 

@@ -13,10 +13,10 @@ import type { Readable } from 'node:stream';
 import type { Sieve } from '../sieve.js';
 import { LIBPOD_REFUSED, type Target } from '../docker/target.js';
 import { dockerError, noSuchContainer } from '../docker/errors.js';
-import { forward, readBody, sendDockerError } from '../forward.js';
-import { sendLookupFailure } from '../lookup.js';
+import { forward, readBody, sendDockerError } from '../upstream/forward.js';
+import { sendLookupFailure } from '../upstream/lookup.js';
 import { bodyNaming, forwardAsMissing, unusedName } from './as-missing.js';
-import { judgePod as judgePodMembers, lookupPod } from '../pod-lookup.js';
+import { judgePod as judgePodMembers, lookupPod } from '../upstream/pod-lookup.js';
 
 /** Bodies larger than this are not judged; create and connect bodies are a few KB. */
 export const MAX_JUDGED_BODY = 1024 * 1024;

@@ -4,13 +4,13 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../stream/json-array.js';
-import { ownName, type Policy } from '../policy.js';
+import { ownName, type Policy } from '../policy/policy.js';
 import type { Sieve } from '../sieve.js';
 import type { Api, Target } from '../docker/target.js';
-import { FILTER_COMMITTED, fetchForFilter, readBody, sendDockerError, sendFilteredOnceCommitted, sendNamingRefs, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
+import { FILTER_COMMITTED, fetchForFilter, readBody, sendDockerError, sendFilteredOnceCommitted, sendNamingRefs, sendUnchanged, withQuery, type FilterSummary } from '../upstream/forward.js';
 import { dockerError, noSuchContainer } from '../docker/errors.js';
-import { endToEndHeaders } from '../upstream.js';
-import { sendLookupFailure } from '../lookup.js';
+import { endToEndHeaders } from '../upstream/upstream.js';
+import { sendLookupFailure } from '../upstream/lookup.js';
 import { unusedName } from './as-missing.js';
 import { planContainerRefFilters } from './list-filters.js';
 

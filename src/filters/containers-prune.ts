@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
 import { dockerError } from '../docker/errors.js';
-import { forward, sendDockerError } from '../forward.js';
+import { forward, sendDockerError } from '../upstream/forward.js';
 
 export function containersPruneRoute(
   sieve: Sieve,

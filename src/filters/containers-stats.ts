@@ -12,13 +12,13 @@
 //   such as `SystemNano`, beyond 2^53, keep their digits). A record that is not of that shape cuts the answer.
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Policy } from '../policy.js';
-import type { Resolver } from '../resolver.js';
+import type { Policy } from '../policy/policy.js';
+import type { Resolver } from '../upstream/resolver.js';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
-import type { Upstream } from '../upstream.js';
-import { fetchForFilter, sendFiltered, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
-import { sendLookupFailure } from '../lookup.js';
+import type { Upstream } from '../upstream/upstream.js';
+import { fetchForFilter, sendFiltered, sendUnchanged, withQuery, type FilterSummary } from '../upstream/forward.js';
+import { sendLookupFailure } from '../upstream/lookup.js';
 import { planLibpodQuery } from './libpod-pods-lookup.js';
 import { LineSplitter } from '../stream/lines.js';
 import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../stream/json-array.js';

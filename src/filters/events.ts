@@ -20,14 +20,14 @@
 // Anything else (volume, image, system, ...) names no container and passes.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Policy } from '../policy.js';
-import type { Resolver } from '../resolver.js';
-import { lookupPod } from '../pod-lookup.js';
+import type { Policy } from '../policy/policy.js';
+import type { Resolver } from '../upstream/resolver.js';
+import { lookupPod } from '../upstream/pod-lookup.js';
 import type { Sieve } from '../sieve.js';
-import type { Upstream } from '../upstream.js';
+import type { Upstream } from '../upstream/upstream.js';
 import type { Api, Target } from '../docker/target.js';
 import { LineSplitter } from '../stream/lines.js';
-import { fetchForFilter, sendFiltered, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
+import { fetchForFilter, sendFiltered, sendUnchanged, withQuery, type FilterSummary } from '../upstream/forward.js';
 
 /** Attributes the daemon adds to a container event besides the labels. */
 const DAEMON_ATTRIBUTES = new Set(['image', 'name', 'exitCode', 'signal', 'execID', 'oldName', 'execDuration']);
@@ -281,7 +281,7 @@ export async function eventsRoute(
 }
 
 /**
- * The members of a pod but its infra container (a pod is visible by those, as in pod-lookup.ts); undefined when
+ * The members of a pod but its infra container (a pod is visible by those, as in upstream/pod-lookup.ts); undefined when
  * there is no such pod. Throws LookupError.
  */
 export async function lookupPodMembers(upstream: Upstream, id: string, timeoutMs: number): Promise<PodMember[] | undefined> {

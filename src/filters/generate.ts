@@ -8,9 +8,9 @@ import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
 import { dockerError } from '../docker/errors.js';
 import { forwardAsMissing, queryNaming, unusedName } from './as-missing.js';
-import { forward, sendDockerError } from '../forward.js';
-import { sendLookupFailure } from '../lookup.js';
-import { judgePod, lookupPod } from '../pod-lookup.js';
+import { forward, sendDockerError } from '../upstream/forward.js';
+import { sendLookupFailure } from '../upstream/lookup.js';
+import { judgePod, lookupPod } from '../upstream/pod-lookup.js';
 import { planGenerateKubeQuery } from './libpod-pods-lookup.js';
 
 type GenerateTarget = Extract<Target, { kind: 'generate' }>;

@@ -5,8 +5,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { ApiVersion } from '../docker/target.js';
-import { failClosed, fetchForFilter, readBody, sendUnchanged, withQuery, type FilterSummary } from '../forward.js';
-import { endToEndHeaders } from '../upstream.js';
+import { failClosed, fetchForFilter, readBody, sendUnchanged, withQuery, type FilterSummary } from '../upstream/forward.js';
+import { endToEndHeaders } from '../upstream/upstream.js';
 
 /** These answers are small; one larger than this is not what we expect and is refused. */
 export const MAX_JSON_BODY = 64 * 1024 * 1024;

@@ -15,10 +15,10 @@
 //   every pod in the same body. planPodsStatsQuery flags that request so it is answered without asking.
 // - Pod top has no container column, so its processes are shown only for a pod shown as a whole.
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Policy } from '../policy.js';
-import type { Resolver } from '../resolver.js';
-import { podVerdict } from '../pod-lookup.js';
-import type { FilterSummary } from '../forward.js';
+import type { Policy } from '../policy/policy.js';
+import type { Resolver } from '../upstream/resolver.js';
+import { podVerdict } from '../upstream/pod-lookup.js';
+import type { FilterSummary } from '../upstream/forward.js';
 import { dockerError, libpodError, type DockerErrorReply } from '../docker/errors.js';
 import { encodePath, type ApiVersion } from '../docker/target.js';
 import { LineSplitter } from '../stream/lines.js';

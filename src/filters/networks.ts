@@ -14,7 +14,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
 import { asObject, mapBounded, sendFilteredJson, UnexpectedShape, type JsonObject } from './json-answer.js';
-import type { FilterSummary } from '../forward.js';
+import type { FilterSummary } from '../upstream/forward.js';
 import { createServiceLookups, LOOKUP_CONCURRENCY } from './swarm.js';
 
 const FULL_ID = /^[0-9a-f]{64}$/;

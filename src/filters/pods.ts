@@ -1,5 +1,5 @@
 // Podman's pods: GET /libpod/pods/json, /libpod/pods/{name}/..., GET /libpod/pods/stats. A pod is visible when
-// some member other than its infra container is (pod-lookup.ts). A hidden pod is answered as Podman answers a
+// some member other than its infra container is (upstream/pod-lookup.ts). A hidden pod is answered as Podman answers a
 // missing one. Its list entry and its inspect show only the visible members (libpod-pods-lookup.ts: the pure
 // filters, on tables and recorded answers). What acts on or shows every member (start, stop, restart, kill,
 // pause, unpause, DELETE, top: its processes carry no container column) is allowed only when every member is
@@ -26,9 +26,9 @@ import {
   visibleContainerIds,
   visibleStatsCids,
 } from './libpod-pods-lookup.js';
-import { failClosed, fetchForFilter, forward, readBody, sendDockerError, sendFiltered, sendNamingRefs, sendUnchanged, sendUpstreamStream, withQuery, type FilterSummary } from '../forward.js';
-import { sendLookupFailure } from '../lookup.js';
-import { judgePod, lookupPod, type PodFacts } from '../pod-lookup.js';
+import { failClosed, fetchForFilter, forward, readBody, sendDockerError, sendFiltered, sendNamingRefs, sendUnchanged, sendUpstreamStream, withQuery, type FilterSummary } from '../upstream/forward.js';
+import { sendLookupFailure } from '../upstream/lookup.js';
+import { judgePod, lookupPod, type PodFacts } from '../upstream/pod-lookup.js';
 import { fetchUpstreamJson, sendJson } from './json-answer.js';
 
 type PodTarget = Extract<Target, { kind: 'pod' }>;

@@ -4,7 +4,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
-import { forward, readBody, sendUpstreamStream, type UpstreamResponse } from '../forward.js';
+import { forward, readBody, sendUpstreamStream, type UpstreamResponse } from '../upstream/forward.js';
 import { scrubContainerInspect, scrubLibpodInspect } from './container-inspect.js';
 import { scrubExecInspect } from './exec-inspect.js';
 

@@ -6,12 +6,12 @@
 //
 // Service labels can change (`docker service update --label-add`), so verdicts are cached for one request only.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Policy } from '../policy.js';
+import type { Policy } from '../policy/policy.js';
 import type { Sieve } from '../sieve.js';
 import { encodePath, type SwarmResource, type Target } from '../docker/target.js';
 import { dockerError } from '../docker/errors.js';
-import { forward, sendDockerError, failClosed, type FilterSummary } from '../forward.js';
-import { LookupError, readLookupBody, relayLookupError, sendLookupFailure } from '../lookup.js';
+import { forward, sendDockerError, failClosed, type FilterSummary } from '../upstream/forward.js';
+import { LookupError, readLookupBody, relayLookupError, sendLookupFailure } from '../upstream/lookup.js';
 import {
   asObject,
   fetchUpstreamJson,

@@ -9,11 +9,11 @@
 // are looked up by ID (`resolveContainerRef(id, 'libpod')`), a few at a time. A container gone since is hidden;
 // a lookup that fails fails the answer (502). `Images[].Containers` and `Volumes[].Links` are counts, kept.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ownName, type Policy } from '../policy.js';
-import type { Resolver } from '../resolver.js';
+import { ownName, type Policy } from '../policy/policy.js';
+import type { Resolver } from '../upstream/resolver.js';
 import type { Sieve } from '../sieve.js';
 import type { Target } from '../docker/target.js';
-import type { FilterSummary } from '../forward.js';
+import type { FilterSummary } from '../upstream/forward.js';
 import { asObject, labelsOf, mapBounded, sendFilteredJson, UnexpectedShape, type JsonObject } from './json-answer.js';
 
 /** Lookups one libpod disk usage answer may have under way at once. */

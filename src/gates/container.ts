@@ -5,9 +5,9 @@ import type { Sieve } from '../sieve.js';
 import { containerPath, type Target } from '../docker/target.js';
 import { dockerError, noSuchContainer } from '../docker/errors.js';
 import { forwardAsMissing, unusedName } from '../filters/as-missing.js';
-import { forward, readBody, sendDockerError, sendNamingRefs, sendUpstreamStream, type UpstreamResponse } from '../forward.js';
-import type { ResolvedContainer } from '../resolver.js';
-import { sendLookupFailure } from '../lookup.js';
+import { forward, readBody, sendDockerError, sendNamingRefs, sendUpstreamStream, type UpstreamResponse } from '../upstream/forward.js';
+import type { ResolvedContainer } from '../upstream/resolver.js';
+import { sendLookupFailure } from '../upstream/lookup.js';
 import { scrubContainerInspect, scrubLibpodInspect } from '../filters/container-inspect.js';
 import { sendScrubbed } from '../filters/scrubbed-inspect.js';
 

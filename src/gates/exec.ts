@@ -3,15 +3,15 @@
 import { LRUCache } from 'lru-cache';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { noSuchExec } from '../docker/errors.js';
-import { forward, sendDockerError, sendUpstreamStream, type UpstreamResponse } from '../forward.js';
+import { forward, sendDockerError, sendUpstreamStream, type UpstreamResponse } from '../upstream/forward.js';
 import { sendScrubbed } from '../filters/scrubbed-inspect.js';
 import { scrubExecInspect } from '../filters/exec-inspect.js';
-import type { ResolvedContainer, Resolver } from '../resolver.js';
-import type { Upstream } from '../upstream.js';
+import type { ResolvedContainer, Resolver } from '../upstream/resolver.js';
+import type { Upstream } from '../upstream/upstream.js';
 import type { Sieve } from '../sieve.js';
 import { encodePath, type Api, type Target } from '../docker/target.js';
-import { LIBPOD_LOOKUP_BASE } from '../resolver.js';
-import { LookupError, readLookupBody, relayLookupError, sendLookupFailure } from '../lookup.js';
+import { LIBPOD_LOOKUP_BASE } from '../upstream/resolver.js';
+import { LookupError, readLookupBody, relayLookupError, sendLookupFailure } from '../upstream/lookup.js';
 
 export type ExecResolution =
   | { readonly kind: 'found'; readonly execId: string; readonly container: ResolvedContainer }

@@ -4,8 +4,8 @@
 import type { Sieve } from '../sieve.js';
 import { containerPath, type ApiVersion, type Target } from '../docker/target.js';
 import { dockerError, noSuchContainer, noSuchExec, type DockerErrorReply } from '../docker/errors.js';
-import { LookupError } from '../lookup.js';
-import type { Profile } from '../profile.js';
+import { LookupError } from '../upstream/lookup.js';
+import type { Profile } from '../policy/profile.js';
 
 /** What the gate decided: relay to `path`, or answer the client ourselves. */
 export type Plan = { readonly kind: 'relay'; readonly path: string } | Answer;

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, SETTINGS } from '../../src/config.js';
 import { OWNED_BY_FILE } from '../../src/config/load.js';
 import { parseConfigFile, type ConfigFile } from '../../src/config/file.js';
-import { compilePolicy } from '../../src/policy.js';
+import { compilePolicy } from '../../src/policy/policy.js';
 import { findBinary } from './harness/dockerd.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');

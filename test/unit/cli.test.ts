@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseInvocation, UsageError, usage, withFlags } from '../../src/cli/args.js';
 import { formatTable, previewRows, previewWarnings } from '../../src/cli/preview.js';
 import { healthcheckUrl } from '../../src/cli/healthcheck.js';
-import { compilePolicy } from '../../src/policy.js';
+import { compilePolicy } from '../../src/policy/policy.js';
 import { parseConfig, SETTINGS } from '../../src/config.js';
 import { buildApp } from '../../src/app.js';
 import { freePort } from '../support/free-port.js';

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
 import { filterContainerList, planListQuery } from '../../src/filters/containers-list.js';
-import { compilePolicy, ownName } from '../../src/policy.js';
+import { compilePolicy, ownName } from '../../src/policy/policy.js';
 import { parseLabelRules, parseList } from '../../src/config.js';
 
 const recorded = readFileSync(new URL('../../fixtures/containers-list.v1.41.json', import.meta.url));

@@ -13,11 +13,11 @@ import {
   NO_SUCH_CONTAINER_STATS,
   planStatsQuery,
 } from '../../src/filters/containers-stats.js';
-import { compilePolicy } from '../../src/policy.js';
+import { compilePolicy } from '../../src/policy/policy.js';
 import { parseConfig, parseLabelRules, parseList } from '../../src/config.js';
-import { compileProfile, envProfileRules, type Profile } from '../../src/profile.js';
-import { createUpstream } from '../../src/upstream.js';
-import { createResolver, type Resolution, type Resolver } from '../../src/resolver.js';
+import { compileProfile, envProfileRules, type Profile } from '../../src/policy/profile.js';
+import { createUpstream } from '../../src/upstream/upstream.js';
+import { createResolver, type Resolution, type Resolver } from '../../src/upstream/resolver.js';
 import { classifyTarget, type Target } from '../../src/docker/target.js';
 import type { Sieve } from '../../src/sieve.js';
 import { startFakeUpstream, type FakeHandler, type FakeUpstream } from './fake-upstream.js';

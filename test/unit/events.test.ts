@@ -6,10 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { FastifyInstance } from 'fastify';
 import { eventSubject, filterEvents } from '../../src/filters/events.js';
-import { compilePolicy } from '../../src/policy.js';
+import { compilePolicy } from '../../src/policy/policy.js';
 import { parseLabelRules, parseList, parseConfig } from '../../src/config.js';
 import { buildApp } from '../../src/app.js';
-import type { Resolver } from '../../src/resolver.js';
+import type { Resolver } from '../../src/upstream/resolver.js';
 import { DAEMON_HEADERS, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 
 const recorded = readFileSync(new URL('../../fixtures/events.v1.41.ndjson', import.meta.url));

@@ -1,4 +1,4 @@
-// The forward (src/forward.ts) on a real socket: what the upstream receives, what comes back, and that a client
+// The forward (src/upstream/forward.ts) on a real socket: what the upstream receives, what comes back, and that a client
 // that goes away before the answer takes its upstream request with it.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { JsonArraySplitter, MalformedJsonError, type ObjectMembers } from '../../src/stream/json-array.js';
 import { filterContainerList, visibleListEntry } from '../../src/filters/containers-list.js';
-import { compilePolicy, ownName, type Policy } from '../../src/policy.js';
+import { compilePolicy, ownName, type Policy } from '../../src/policy/policy.js';
 
 interface Seen {
   element: string;

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, type Env } from '../../src/config.js';
-import { ownName } from '../../src/policy.js';
+import { ownName } from '../../src/policy/policy.js';
 import { filterNetwork, networkRefs, networksListRefs } from '../../src/filters/networks.js';
 import { UnexpectedShape } from '../../src/filters/json-answer.js';
 import { DAEMON_HEADERS, json, startFakeUpstream, type FakeHandler, type FakeUpstream } from './fake-upstream.js';

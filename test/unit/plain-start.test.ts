@@ -12,7 +12,7 @@ import { buildApp } from '../../src/app.js';
 import { parseConfig, type Env } from '../../src/config.js';
 import { parseConfigFile, resolveTokens } from '../../src/config/file.js';
 import { ADDED_HEADERS, isPlainExecStart, withoutAddedHeaders, withUpgradeHeaders } from '../../src/hijack/plain-start.js';
-import { fileProfileSet, type ProfileSet } from '../../src/profiles.js';
+import { fileProfileSet, type ProfileSet } from '../../src/policy/profiles.js';
 
 const EXEC = 'e'.repeat(64);
 const HIDDEN_EXEC = 'f'.repeat(64);

@@ -8,8 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, parseLabelRules, parseList, type Env } from '../../src/config.js';
-import { compilePolicy, type Policy } from '../../src/policy.js';
-import type { Resolution, Resolver } from '../../src/resolver.js';
+import { compilePolicy, type Policy } from '../../src/policy/policy.js';
+import type { Resolution, Resolver } from '../../src/upstream/resolver.js';
 import { backToRefs, noSuchPod } from '../../src/docker/errors.js';
 import {
   filterPodInspect,
@@ -31,7 +31,7 @@ import {
   visibleStatsCids,
 } from '../../src/filters/libpod-pods-lookup.js';
 import { UnexpectedShape } from '../../src/filters/json-answer.js';
-import { podVerdict } from '../../src/pod-lookup.js';
+import { podVerdict } from '../../src/upstream/pod-lookup.js';
 import { startFakeUpstream, type FakeHandler, type FakeUpstream } from './fake-upstream.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../fixtures/${name}`, import.meta.url), 'utf8');

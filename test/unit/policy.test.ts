@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compilePolicy, ownName } from '../../src/policy.js';
+import { compilePolicy, ownName } from '../../src/policy/policy.js';
 import { parseLabelRules, parseList } from '../../src/config.js';
 
 function policy(names: string | undefined, labels: string | undefined) {

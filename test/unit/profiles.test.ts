@@ -12,7 +12,7 @@ import { Agent, request as undiciRequest } from 'undici';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, type Env } from '../../src/config.js';
 import { parseConfigFile, resolveTokens } from '../../src/config/file.js';
-import { fileProfileSet, type ProfileSet } from '../../src/profiles.js';
+import { fileProfileSet, type ProfileSet } from '../../src/policy/profiles.js';
 import { startListeners, type RunningListener } from '../../src/edge/listeners.js';
 import { json, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { classifyTarget } from '../../src/docker/target.js';
 import { filterContainerList } from '../../src/filters/containers-list.js';
-import { compilePolicy } from '../../src/policy.js';
+import { compilePolicy } from '../../src/policy/policy.js';
 
 const GET_ACTIONS = 'json|export|changes|top|logs|stats|archive|checkpoints|attach/ws';
 const POST_ACTIONS = 'kill|pause|unpause|restart|start|stop|wait|resize|attach|exec|rename|update|copy|checkpoints';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, parseLabelRules, parseList, type Env } from '../../src/config.js';
-import { compilePolicy } from '../../src/policy.js';
+import { compilePolicy } from '../../src/policy/policy.js';
 import { filterServices, filterTasks, judgeService, scrubService, scrubTask, taskServiceIds } from '../../src/filters/swarm.js';
 import { UnexpectedShape } from '../../src/filters/json-answer.js';
 import { DAEMON_HEADERS, json, startFakeUpstream, type FakeHandler, type FakeUpstream } from './fake-upstream.js';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, parseLabelRules, parseList, type Env } from '../../src/config.js';
-import { compilePolicy, ownName } from '../../src/policy.js';
+import { compilePolicy, ownName } from '../../src/policy/policy.js';
 import { filterSystemDf } from '../../src/filters/system-df.js';
 import { UnexpectedShape } from '../../src/filters/json-answer.js';
 import { DAEMON_HEADERS, startFakeUpstream, type FakeHandler, type FakeUpstream } from './fake-upstream.js';

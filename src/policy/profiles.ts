@@ -1,9 +1,9 @@
 // The profiles in force and how a client is told apart, as one immutable value: a reload builds a new one and
 // swaps it in at once, so a request is judged from start to end by the set it started with.
-import type { Config } from './config.js';
+import type { Config } from '../config.js';
 import { compileProfile, DEFAULT_PROFILE, envProfileRules, type Profile } from './profile.js';
-import type { ConfigFile } from './config/file.js';
-import { compileIdentity, type Identity, type IdentityFacts } from './edge/identity.js';
+import type { ConfigFile } from '../config/file.js';
+import { compileIdentity, type Identity, type IdentityFacts } from '../edge/identity.js';
 
 export interface ProfileSet {
   readonly profiles: ReadonlyMap<string, Profile>;

@@ -1,10 +1,10 @@
 // Podman's pods, as the gates see them: a pod is looked up with libpod's pod inspect, and judged by its members.
 // A pod is visible when some member other than its infra container is; it may be acted on as a whole (started,
 // stopped, removed, its processes listed, a container joined to it) only when every such member is.
-import type { Policy } from './policy.js';
+import type { Policy } from '../policy/policy.js';
 import type { Resolver } from './resolver.js';
 import type { Upstream } from './upstream.js';
-import { encodePath } from './docker/target.js';
+import { encodePath } from '../docker/target.js';
 import { LookupError, readLookupBody, relayLookupError } from './lookup.js';
 import { LIBPOD_LOOKUP_BASE } from './resolver.js';
 

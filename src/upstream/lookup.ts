@@ -3,8 +3,8 @@
 import type { FastifyReply } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Upstream } from './upstream.js';
-import type { ApiVersion } from './docker/target.js';
-import { dockerError } from './docker/errors.js';
+import type { ApiVersion } from '../docker/target.js';
+import { dockerError } from '../docker/errors.js';
 import { sendDockerError } from './forward.js';
 
 /** The upstream could not answer the lookup. `relay` is an answer of the socket proxy's own to pass on. */

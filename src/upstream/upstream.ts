@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { readFileSync } from 'node:fs';
-import type { UpstreamTarget, UpstreamTls } from './config.js';
+import type { UpstreamTarget, UpstreamTls } from '../config.js';
 
 /** Headers every daemon answer carries; a synthesized error copies them from a recent real answer. */
 const DAEMON_HEADERS = ['api-version', 'docker-experimental', 'ostype', 'server'] as const;

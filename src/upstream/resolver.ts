@@ -10,7 +10,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { Upstream } from './upstream.js';
-import { encodePath, type Api } from './docker/target.js';
+import { encodePath, type Api } from '../docker/target.js';
 import { LookupError, readLookupBody, relayLookupError } from './lookup.js';
 
 export { LookupError } from './lookup.js';

@@ -1,7 +1,7 @@
 // The one place that decides whether a container is visible. Pure: the matchers are compiled once from the
 // config and then only read. Semantics are docker-proxy-filter's: substring matching, case-sensitive, and a
 // container is visible if it matches any name value or any label rule.
-import type { LabelRule } from './config.js';
+import type { LabelRule } from '../config.js';
 
 export interface ContainerFacts {
   /** The container's own name, with or without the leading `/`. */

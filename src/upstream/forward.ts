@@ -6,10 +6,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EventEmitter } from 'node:events';
 import type { Readable, Transform } from 'node:stream';
-import { pipeInto } from './stream/pipe.js';
+import { pipeInto } from '../stream/pipe.js';
 import type { Dispatcher } from 'undici';
-import { backToRefs, dockerError, type DockerErrorReply } from './docker/errors.js';
-import type { ApiVersion } from './docker/target.js';
+import { backToRefs, dockerError, type DockerErrorReply } from '../docker/errors.js';
+import type { ApiVersion } from '../docker/target.js';
 import { endToEndHeaders, type Upstream } from './upstream.js';
 
 export interface UpstreamResponse {

@@ -1,9 +1,9 @@
 // A profile: what one client sees and may do. Resolved once at the edge (listener, token, certificate, source
 // address) and carried by the request; every handler reads the request's profile and nothing else.
-import type { Config } from './config.js';
-import type { ProfileSpec } from './config/file.js';
+import type { Config } from '../config.js';
+import type { ProfileSpec } from '../config/file.js';
 import { auditPolicy, compilePolicy, type Policy } from './policy.js';
-import type { Access } from './gates/access.js';
+import type { Access } from '../gates/access.js';
 
 export type ProfileMode = 'enforce' | 'audit';
 
