@@ -13,7 +13,8 @@ import type { Readable } from 'node:stream';
 import type { Sieve } from '../sieve.js';
 import { LIBPOD_REFUSED, type Target } from '../docker/target.js';
 import { dockerError, noSuchContainer } from '../docker/errors.js';
-import { forward, readBody, sendDockerError } from '../upstream/forward.js';
+import { forward, readBody, sendDockerError, type ForwardOptions } from '../upstream/forward.js';
+import { sendJudgedAnswer } from '../gates/error-answer.js';
 import { sendLookupFailure } from '../upstream/lookup.js';
 import { bodyNaming, forwardAsMissing, unusedName } from './as-missing.js';
 import { judgePod as judgePodMembers, lookupPod } from '../upstream/pod-lookup.js';
@@ -188,7 +189,7 @@ export async function containerRefsRoute(
       params.set('container', ids.get(refs[0]!)!);
       query = params.toString();
     }
-    forward(reply, sieve.upstream, target.version, target.path, query);
+    forward(reply, sieve.upstream, target.version, target.path, query, judgedAnswer(sieve, target, ids));
     return;
   }
 
@@ -204,12 +205,20 @@ export async function containerRefsRoute(
       return;
     }
   }
-  if ((await judgeRefs(sieve, target, reply, refs)) === undefined) return;
+  const ids = await judgeRefs(sieve, target, reply, refs);
+  if (ids === undefined) return;
   request.decision = 'passed';
   forward(reply, sieve.upstream, target.version, target.path, target.query, {
     body,
     contentType: request.headers['content-type'] ?? 'application/json',
+    ...judgedAnswer(sieve, target, ids),
   });
+}
+
+/** The daemon's answer, its errors judged for the containers they name (gates/error-answer.ts). */
+function judgedAnswer(sieve: Sieve, target: RefTarget, ids: ReadonlyMap<string, string>): Pick<ForwardOptions, 'onResponse'> {
+  const visible = new Set(ids.values());
+  return { onResponse: (reply, response) => sendJudgedAnswer(sieve, reply, response, { api: target.api, version: target.version, visible }) };
 }
 
 /** The request's body, read whole up to MAX_JUDGED_BODY; sends the 413 itself and returns undefined past it. */
@@ -468,7 +477,7 @@ async function libpodRefsRoute(sieve: Sieve, target: LibpodTarget, request: Fast
     const ids = await judgeRefs(sieve, target, reply, [...new Set(refs)]);
     if (ids === undefined) return;
     request.decision = 'passed';
-    forward(reply, sieve.upstream, target.version, target.path, libpodCommitQuery(target.query, ids.get(refs.at(-1)!)!));
+    forward(reply, sieve.upstream, target.version, target.path, libpodCommitQuery(target.query, ids.get(refs.at(-1)!)!), judgedAnswer(sieve, target, ids));
     return;
   }
 
@@ -496,12 +505,14 @@ async function libpodRefsRoute(sieve: Sieve, target: LibpodTarget, request: Fast
     const placeholder = unusedName();
     forwardAsMissing(reply, sieve, target.version, target.path, target.query, { ref, placeholder, body: bodyNaming(body, ref, placeholder) });
   };
-  if ((await judgeRefs(sieve, target, reply, containers, asMissing)) === undefined) return;
+  const ids = await judgeRefs(sieve, target, reply, containers, asMissing);
+  if (ids === undefined) return;
   if (pod !== '' && !(await judgePod(sieve, target, reply, pod, body))) return;
   request.decision = 'passed';
   forward(reply, sieve.upstream, target.version, target.path, target.query, {
     body,
     contentType: request.headers['content-type'] ?? 'application/json',
+    ...judgedAnswer(sieve, target, ids),
   });
 }
 

@@ -5,16 +5,14 @@ import type { Sieve } from '../sieve.js';
 import { containerPath, type Target } from '../docker/target.js';
 import { dockerError, noSuchContainer } from '../docker/errors.js';
 import { forwardAsMissing, unusedName } from '../filters/as-missing.js';
-import { forward, readBody, sendDockerError, sendNamingRefs, sendUpstreamStream, type UpstreamResponse } from '../upstream/forward.js';
+import { forward, sendDockerError, sendUpstreamStream, type UpstreamResponse } from '../upstream/forward.js';
+import { sendJudgedAnswer } from './error-answer.js';
 import type { ResolvedContainer } from '../upstream/resolver.js';
 import { sendLookupFailure } from '../upstream/lookup.js';
 import { scrubContainerInspect, scrubLibpodInspect } from '../filters/container-inspect.js';
 import { sendScrubbed } from '../filters/scrubbed-inspect.js';
 
 type ContainerTarget = Extract<Target, { kind: 'container' }>;
-
-/** Error bodies are small; anything larger is not what we expect and is refused. */
-const MAX_REWRITTEN_BODY = 64 * 1024 * 1024;
 
 export async function containerRoute(
   sieve: Sieve,
@@ -51,7 +49,7 @@ export async function containerRoute(
   const scrub = profile.scrubEnvs && request.method === 'GET' && target.action === 'json';
   request.decision = scrub ? 'scrubbed' : 'passed';
   forward(reply, upstream, target.version, containerPath(target, container.id, target.action), target.query, {
-    onResponse: (reply, response) => onContainerResponse(reply, response, target, container, scrub),
+    onResponse: (reply, response) => onContainerResponse(sieve, reply, response, target, container, scrub),
   });
 }
 
@@ -83,15 +81,22 @@ function truthy(value: string | undefined): boolean {
 }
 
 async function onContainerResponse(
+  sieve: Sieve,
   reply: FastifyReply,
   response: UpstreamResponse,
   target: ContainerTarget,
   container: ResolvedContainer,
   scrub: boolean,
 ): Promise<void> {
-  if (response.statusCode === 404) {
-    // The container went away since it was judged: say so about the ref the client sent, not our full ID.
-    sendNamingRefs(reply, await readBody(response.stream, MAX_REWRITTEN_BODY), new Map([[container.id, target.ref]]));
+  if (response.statusCode >= 400) {
+    // A 404: the container went away since it was judged; say so about the ref the client sent, not our full ID.
+    // Any error may name other containers (a name's holder, dependents): error-answer.ts.
+    await sendJudgedAnswer(sieve, reply, response, {
+      api: target.api,
+      version: target.version,
+      visible: new Set([container.id]),
+      ...(response.statusCode === 404 ? { refsByForwarded: new Map([[container.id, target.ref]]) } : {}),
+    });
     return;
   }
   if (scrub) return sendScrubbed(reply, response, target.api === 'libpod' ? scrubLibpodInspect : scrubContainerInspect);

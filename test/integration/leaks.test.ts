@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { request } from 'undici';
 import {
+  BUSYBOX_IMAGE,
   docker,
   dockerOk,
   dockerSock,
@@ -282,5 +283,57 @@ describeIntegration('leaks: swarm services and tasks (single-node swarm on loopb
     expect(rm.code).not.toBe(0);
     expect(rm.stderr).toMatch(/not found|no such service/i);
     expect((await dockerOk(['service', 'inspect', '--format', '{{.Spec.Name}}', 'lk-db-svc'])).trim()).toBe('lk-db-svc');
+  });
+});
+
+// A daemon's error answer to a judged request names other containers by their full ID (gates/error-answer.ts):
+// a name's holder on create and rename, the container whose network a visible one joins. The client may learn
+// that the name is taken (the create fails either way), never which container holds it.
+describeIntegration('leaks: daemon errors that name a hidden container', () => {
+  const OWN = ['le-web', 'le-web-joiner', 'le-db', 'le-db-exited', 'le-web-new'];
+  const MARK = '(a container hidden by docker-sieve)';
+  let proxy: SocketProxy;
+  let sieve: RunningSieve;
+  const ids: Record<string, string> = {};
+  const straight = (args: string[]) => docker(args, { host: `tcp://127.0.0.1:${new URL(proxy.url).port}` });
+  const through = (args: string[]) => docker(args, { host: sieve.host });
+  const shape = (r: { code: number; stdout: string; stderr: string }) => ({ code: r.code, stdout: r.stdout.trim(), stderr: r.stderr.trim() });
+
+  beforeAll(async () => {
+    await removeContainers(OWN);
+    ids['le-web'] = await runContainer({ name: 'le-web' });
+    ids['le-db'] = await runContainer({ name: 'le-db', env: { POSTGRES_PASSWORD: 'hunter2' } });
+    ids['le-db-exited'] = await runContainer({ name: 'le-db-exited', cmd: ['true'], detach: false });
+    // Made straight: a visible container that joins a hidden one's network, which start checks.
+    ids['le-web-joiner'] = (await dockerOk(['create', '--name', 'le-web-joiner', '--network', 'container:le-db-exited', BUSYBOX_IMAGE, 'sleep', '3600'])).trim();
+    proxy = await startSocketProxy(dockerSock(), { CONTAINERS: '1', POST: '1', DELETE: '1', VERSION: '1', PING: '1' });
+    sieve = await startSieve({ PROXY_URL: proxy.url, CONTAINER_NAMES: 'le-web' });
+  });
+
+  afterAll(async () => {
+    await sieve?.app.close();
+    await proxy?.stop();
+    await removeContainers(OWN);
+  });
+
+  it.each<[string, string[], string]>([
+    ['docker create --name le-db (held by a hidden container)', ['create', '--name', 'le-db', '--network', 'none', BUSYBOX_IMAGE, 'true'], 'le-db'],
+    ['docker rename le-web le-db', ['rename', 'le-web', 'le-db'], 'le-db'],
+    ['docker start le-web-joiner (it joins the network of a hidden, stopped container)', ['start', 'le-web-joiner'], 'le-db-exited'],
+  ])('%s: what straight says, with the hidden container\'s ID written as the mark', async (_label, args, holder) => {
+    const s = await straight(args);
+    const t = await through(args);
+    expect(s.code).not.toBe(0);
+    expect(s.stderr).toContain(ids[holder]!);
+    expect(shape(t)).toEqual(shape({ ...s, stderr: s.stderr.replaceAll(ids[holder]!, MARK) }));
+    for (const id of [ids['le-db']!, ids['le-db-exited']!]) expect(`${t.stdout}${t.stderr}`).not.toContain(id);
+  });
+
+  it('a name held by a visible container, and a free name: as straight', async () => {
+    const taken = ['create', '--name', 'le-web', '--network', 'none', BUSYBOX_IMAGE, 'true'];
+    expect(shape(await through(taken))).toEqual(shape(await straight(taken)));
+    const made = await through(['create', '--name', 'le-web-new', '--network', 'none', BUSYBOX_IMAGE, 'true']);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -895,6 +895,56 @@ describePodman('Podman upstream (issue 12: libpod filtered on the real thing)', 
     });
   });
 
+  // Podman's error answers name other containers by their full ID (gates/error-answer.ts): a name's holder on
+  // create, the dependents on a forced removal. The client learns that, not which container it is.
+  describe("errors that name a hidden container: Podman's answer, the hidden ID written as the mark", () => {
+    const BASE = 'pm-tmp-err-base';
+    const DEPENDENT = 'pm-err-dependent';
+    const MARK = '(a container hidden by docker-sieve)';
+    const errIds: Record<string, string> = {};
+    beforeAll(async () => {
+      errIds[BASE] = await runPodmanContainer({ name: BASE, labels: { homepage: 'yes' } });
+      // Hidden (no label), and sharing the visible base's pid namespace: the base cannot be removed before it.
+      errIds[DEPENDENT] = await runPodmanContainer({ name: DEPENDENT, extraArgs: ['--pid', `container:${BASE}`] });
+    });
+    afterAll(async () => {
+      await removePodmanContainers([DEPENDENT]);
+      await removePodmanContainers([BASE, 'pm-tmp-err-new']);
+    });
+
+    it.each<[string, string[], () => string]>([
+      ['podman create --name pm-hidden', ['create', '--name', HIDDEN, '--network', 'none', 'local/busybox:1', 'true'], () => ids[HIDDEN]!],
+      ['podman rm -f pm-tmp-err-base (a hidden container depends on it)', ['rm', '-f', BASE], () => errIds[DEPENDENT]!],
+    ])('%s', async (_label, args, hiddenId) => {
+      const s = await straight(args);
+      const t = await through(sieve.host, args);
+      expect(s.code).not.toBe(0);
+      expect(s.stderr).toContain(hiddenId());
+      expect(shape(t)).toEqual(shape({ ...s, stderr: s.stderr.replaceAll(hiddenId(), MARK) }));
+      expect(`${t.stdout}${t.stderr}`).not.toContain(hiddenId());
+      expect((await straight(['container', 'exists', BASE])).code).toBe(0);
+    });
+
+    it('the docker CLI on the compatible API: docker create --name pm-hidden', async () => {
+      const args = ['create', '--name', HIDDEN, '--network', 'none', 'local/busybox:1', 'true'];
+      const s = await docker(args, { host: `unix://${podmanSock()}` });
+      const t = keep('docker create --name pm-hidden on podman', await docker(args, { host: sieve.host }));
+      expect(s.code).not.toBe(0);
+      expect(s.stderr).toContain(ids[HIDDEN]!);
+      expect(shape(t)).toEqual(shape({ ...s, stderr: s.stderr.replaceAll(ids[HIDDEN]!, MARK) }));
+    });
+
+    it('a visible holder, and a free name: as straight', async () => {
+      const taken = ['create', '--name', VIS_LABEL, '--network', 'none', 'local/busybox:1', 'true'];
+      const s = await straight(taken);
+      const t = await through(sieve.host, taken);
+      expect(s.code).not.toBe(0);
+      expect(shape(t)).toEqual(shape(s));
+      const made = await through(sieve.host, ['create', '--name', 'pm-tmp-err-new', '--label', 'homepage=yes', '--network', 'none', 'local/busybox:1', 'true']);
+      expect(made.code, made.stderr).toBe(0);
+    });
+  });
+
   it('the secret never came out of a filtering docker-sieve', () => {
     expect(throughAnswers.length).toBeGreaterThan(50);
     const leaks = throughAnswers.filter((a) => a.text.includes(SECRET)).map((a) => a.what);
