@@ -107,9 +107,12 @@ async function through(url: string, args: string[], input?: string): Promise<Doc
   return keep(`podman ${args.join(' ')} via ${url}`, r);
 }
 
-/** Exit code and output, with `from` written as `to`: a missing name's answer, as it would read for another name. */
+/**
+ * Exit code and output, with `from` written as `to`: a missing name's answer, as it would read for another name.
+ * The podman client's log lines carry the time (`time="2026-12-04T20:38:27Z"`): two runs a second apart differ.
+ */
 function shape(r: DockerResult, from?: string, to?: string): { code: number; stdout: string; stderr: string } {
-  const swap = (s: string) => (from === undefined || to === undefined ? s : s.replaceAll(from, to));
+  const swap = (s: string) => (from === undefined || to === undefined ? s : s.replaceAll(from, to)).replace(/\btime="[^"]*"/g, 'time="…"');
   return { code: r.code, stdout: swap(r.stdout.trim()), stderr: swap(r.stderr.trim()) };
 }
 
