@@ -9,7 +9,6 @@
 import type { FastifyReply } from 'fastify';
 import type { Sieve } from '../sieve.js';
 import type { Api, ApiVersion } from '../docker/target.js';
-import { backToRefs } from '../docker/errors.js';
 import { readBody, sendNamingRefs, sendUpstreamStream, type UpstreamResponse } from '../upstream/forward.js';
 import { sendLookupFailure } from '../upstream/lookup.js';
 
@@ -28,7 +27,7 @@ export function fullIdsIn(text: string): string[] {
 
 /**
  * The answer to send: a success streams on untouched; an error is read whole, told about the client's refs
- * (`refsByForwarded`, as backToRefs), and every full ID in it not in `visible` is judged: a container this
+ * (`refsByForwarded`: what was forwarded → the client's ref), and every full ID in it not in `visible` is judged: a container this
  * profile may not see is written as HIDDEN_ID_MARK. An ID the daemon does not have as a container (an image's,
  * a network's) stays. A failed lookup fails closed (502), as in the gates.
  */
@@ -48,9 +47,11 @@ export async function sendJudgedAnswer(
     sendUpstreamStream(reply, response);
     return;
   }
-  const text = backToRefs((await readBody(response.stream, MAX_ERROR_ANSWER)).toString('utf8'), context.refsByForwarded ?? new Map());
-  const hidden = new Map<string, string>();
-  for (const id of fullIdsIn(text)) {
+  const body = await readBody(response.stream, MAX_ERROR_ANSWER);
+  // What to write instead: the client's refs for what was forwarded, and the mark for each hidden container.
+  const rewrites = new Map(context.refsByForwarded);
+  let hidden = false;
+  for (const id of fullIdsIn(body.toString('utf8'))) {
     if (context.visible.has(id)) continue;
     let resolution;
     try {
@@ -61,9 +62,10 @@ export async function sendJudgedAnswer(
       return;
     }
     if (resolution.kind === 'found' && resolution.container.id === id && !reply.request.profile.policy.visibleContainer(resolution.container)) {
-      hidden.set(id, HIDDEN_ID_MARK);
+      rewrites.set(id, HIDDEN_ID_MARK);
+      hidden = true;
     }
   }
-  if (hidden.size > 0) reply.request.decision = 'hidden';
-  sendNamingRefs(reply, Buffer.from(text, 'utf8'), hidden);
+  if (hidden) reply.request.decision = 'hidden';
+  sendNamingRefs(reply, body, rewrites);
 }
